@@ -1,0 +1,148 @@
+# taskmanager.aws — the two commands users need are `make demo` and `make test`.
+# Everything runs against the local AWS emulator (moto, server mode) unless
+# AWS_ENDPOINT_URL is already set in the environment.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STATE := .state
+LOCAL_AWS_PORT ?= 5555
+INVENTORY ?= inventories/local
+ANSIBLE_PLAYBOOK := $(BIN)/ansible-playbook
+COLLECTION_LINK := .build/ansible_collections/taskmanager/aws
+# The local emulator's address and dummy credentials. An AWS_ENDPOINT_URL that is
+# already set (another emulator, a shared one) is used as it is.
+AWS_ENV = AWS_ENDPOINT_URL="$${AWS_ENDPOINT_URL:-http://127.0.0.1:$(LOCAL_AWS_PORT)}" LOCAL_AWS_PORT=$(LOCAL_AWS_PORT)
+
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+
+.PHONY: help
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- environment
+$(BIN)/activate: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(BIN)/pip install --quiet -r requirements/dev.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn "$(CURDIR)" $@
+
+.PHONY: venv
+venv: $(BIN)/activate $(COLLECTION_LINK) ## Create .venv with the pinned toolchain and link the collection
+
+.PHONY: system-deps
+system-deps: ## Install the Debian packages the tests use (needs root)
+	scripts/system-deps.sh
+
+# Rebuilt only when the web app's sources change, so that a second `make demo` uploads
+# nothing new (the wheel is also built reproducibly: SOURCE_DATE_EPOCH in the script).
+WEBAPP_SOURCES := $(shell find webapp/pyproject.toml webapp/README.md webapp/src webapp/deploy -type f -not -path '*/__pycache__/*' 2>/dev/null)
+.build/dist/.built: $(WEBAPP_SOURCES) | $(BIN)/activate
+	VENV=$(VENV) scripts/build-webapp.sh
+	touch $@
+
+.PHONY: webapp-dist
+webapp-dist: venv .build/dist/.built ## Build the web app wheel into .build/dist
+
+# ---------------------------------------------------------------- local AWS emulator
+.PHONY: local-aws-start
+local-aws-start: venv ## Start (or reuse) the local AWS emulator
+	VENV=$(VENV) scripts/local-aws.sh start
+
+.PHONY: local-aws-stop
+local-aws-stop: ## Stop the local AWS emulator started by this project
+	VENV=$(VENV) scripts/local-aws.sh stop
+
+.PHONY: local-aws-status
+local-aws-status: ## Tell whether the local AWS emulator is running
+	VENV=$(VENV) scripts/local-aws.sh status
+
+# ---------------------------------------------------------------- the main job
+.PHONY: demo
+demo: venv webapp-dist local-aws-start ## Build the stack on the local emulator and show what exists
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/summary.yml
+
+.PHONY: teardown
+teardown: venv ## Remove everything site.yml created, then audit for leftovers
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/teardown.yml
+
+.PHONY: serve
+serve: venv ## Run the web app locally under gunicorn (PORT, DATABASE_URL, TASKMANAGER_INSTANCE_ID)
+	VENV=$(VENV) scripts/serve.sh
+
+# ---------------------------------------------------------------- quality gates
+.PHONY: lint
+lint: venv ## ruff, yamllint, ansible-lint (production profile)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint
+
+.PHONY: sanity
+sanity: venv ## ansible-test sanity (offline pip bootstrap)
+	VENV=$(VENV) scripts/ansible-test.sh sanity
+
+.PHONY: units
+units: venv ## ansible-test units for plugins/
+	VENV=$(VENV) scripts/ansible-test.sh units
+
+.PHONY: changelog-lint
+changelog-lint: venv ## antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint
+
+.PHONY: test-foundation
+test-foundation: venv webapp-dist ## pytest for the foundation + molecule default on its own emulator
+	VENV=$(VENV) scripts/test-foundation.sh
+
+.PHONY: test-webapp
+test-webapp: venv ## Web app: SQLite, MariaDB, metadata stand-ins, Chromium, schemathesis
+	VENV=$(VENV) scripts/test-webapp.sh
+
+.PHONY: test-spread
+test-spread: venv ## instance_spread against real HAProxy + backends
+	VENV=$(VENV) scripts/test-spread.sh
+
+.PHONY: test-stress
+test-stress: venv ## stress role on localhost
+	VENV=$(VENV) scripts/test-stress.sh
+
+.PHONY: test-fleet
+test-fleet: venv webapp-dist ## molecule fleet scenario + fleet pytest
+	VENV=$(VENV) scripts/test-fleet.sh
+
+.PHONY: test-ecs
+test-ecs: venv ## molecule ecs_ha scenario + ECS tests
+	VENV=$(VENV) scripts/test-ecs.sh
+
+.PHONY: test
+test: venv system-deps ## Everything CI runs
+	$(MAKE) -k lint changelog-lint sanity units
+	$(MAKE) -k test-foundation test-webapp test-spread test-stress test-fleet test-ecs
+	@echo "make test: all gates passed"
+
+# ---------------------------------------------------------------- benchmarks (not part of make test)
+.PHONY: bench-webapp bench-spread bench-stress bench
+bench-webapp: venv ## Flask dev server vs gunicorn under wrk
+	$(BIN)/python bench/webapp_bench.py
+
+bench-spread: venv ## instance_spread vs a curl loop vs wrk through HAProxy
+	$(BIN)/python bench/spread_bench.py
+
+bench-stress: venv ## requested vs measured CPU load
+	$(BIN)/python bench/stress_bench.py
+
+bench: bench-webapp bench-spread bench-stress ## All benchmarks
+
+.PHONY: clean
+clean: local-aws-stop ## Remove local state, builds and test output (keeps .venv)
+	rm -rf $(STATE) .build .pytest_cache .ansible tests/output

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Run ansible-test (sanity | units) on a copy of the collection laid out as
+# ansible_collections/taskmanager/aws, with ansible-test's pip bootstrap served offline.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${VENV:-.venv}
+PY=${ANSIBLE_TEST_PYTHON:-3.11}
+WORK=${ROOT}/.build/ansible-test
+COPY=${WORK}/ansible_collections/taskmanager/aws
+WHEELS=${ROOT}/.build/wheels
+
+# 1. The pinned pip wheel and the offline bootstrap script ansible-test looks for.
+PIP_PIN=$(grep -E '^pip==' requirements/ansible-test.txt)
+PIP_VERSION=${PIP_PIN#pip==}
+mkdir -p "${WHEELS}"
+if ! compgen -G "${WHEELS}/pip-${PIP_VERSION}-*.whl" >/dev/null; then
+  "${VENV}/bin/pip" download --quiet --no-deps --only-binary=:all: -d "${WHEELS}" "${PIP_PIN}" 2>&1 \
+    | { grep -v "is ignored: it is neither" || true; }
+fi
+PIP_WHEEL=$(compgen -G "${WHEELS}/pip-${PIP_VERSION}-*.whl" | head -n 1)
+CACHE=${HOME}/.ansible/test/cache
+mkdir -p "${CACHE}"
+sed "s|@PIP_WHEEL@|${PIP_WHEEL}|" tests/ansible-test/get_pip_offline.py >"${CACHE}/get_pip_${PIP_VERSION//./_}.py"
+
+# 2. A clean copy of the collection: the files git tracks plus new, not ignored ones.
+rm -rf "${WORK}"
+mkdir -p "${COPY}"
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  [[ -e $f ]] && printf '%s\0' "$f"
+done | rsync -a --from0 --files-from=- ./ "${COPY}/"
+
+# The collections this one depends on sit beside it, where ansible-test looks for them.
+SITE_COLLECTIONS=$("${VENV}/bin/python" -c 'import ansible_collections; print(list(ansible_collections.__path__)[0])' 2>/dev/null ||
+  "${VENV}/bin/python" -c 'import glob, sys; print(glob.glob(sys.prefix + "/lib/python3*/site-packages/ansible_collections")[0])')
+for ns in amazon community; do
+  ln -sfn "${SITE_COLLECTIONS}/${ns}" "${WORK}/ansible_collections/${ns}"
+done
+
+cd "${COPY}"
+# ansible-test lists files through git; the copy sits in an ignored folder of the outer
+# checkout, so it gets a repository of its own.
+git init -q . && git add -A && git -c user.name=ansible-test -c user.email=ansible-test@localhost commit -qm copy
+export PATH=${ROOT}/${VENV}/bin:${PATH}
+# Extra arguments, e.g. ANSIBLE_TEST_ARGS="--test pylint".
+read -r -a EXTRA <<<"${ANSIBLE_TEST_ARGS:-}"
+case "${1:-}" in
+  sanity)
+    ansible-test sanity --venv --python "${PY}" --color no "${EXTRA[@]}"
+    ;;
+  units)
+    ansible-test units --venv --python "${PY}" --color no --requirements "${EXTRA[@]}"
+    ;;
+  *)
+    echo "usage: $0 sanity|units" >&2
+    exit 2
+    ;;
+esac

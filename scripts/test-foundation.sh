@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Foundation gates on a local emulator of their own: molecule's default scenario
+# (converge, idempotence, check, verify, destroy + audit), then the pytest suite
+# (bad input, audit, the installed collection tarball).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+export VENV
+# A port of its own, so that `make test` runs beside a `make demo` emulator on 5555.
+export LOCAL_AWS_PORT=${FOUNDATION_AWS_PORT:-5010}
+export PATH=${PWD}/${VENV}/bin:${PATH}
+export ANSIBLE_CONFIG=${PWD}/ansible.cfg
+export AWS_ENDPOINT_URL=http://127.0.0.1:${LOCAL_AWS_PORT}
+
+started=0
+cleanup() {
+  if [[ ${started} == 1 ]]; then scripts/local-aws.sh stop; fi
+}
+trap cleanup EXIT
+if ! scripts/local-aws.sh status >/dev/null 2>&1; then
+  scripts/local-aws.sh start
+  started=1
+fi
+
+molecule test -s default
+pytest -p no:cacheprovider -q tests/foundation

@@ -1,0 +1,170 @@
+"""Bad input to the ecs_ha role is refused before any AWS call, with a message naming the variable.
+
+Every run points AWS_ENDPOINT_URL at a closed local port: a role that reached AWS would fail with
+a connection error instead of the expected message. The control case proves that good input does
+get that far (so the refusals are not an artefact of the set-up).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = Path(__file__).with_name("ecs_ha_input.yml")
+GOOD = {
+    "ecs_ha_vpc_id": "vpc-0123456789abcdef0",
+    "ecs_ha_subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+    "ecs_ha_availability_zones": ["eu-north-1a", "eu-north-1b"],
+}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # released on close: nothing listens there
+
+
+def run_role(overrides: dict) -> subprocess.CompletedProcess:
+    extra = Path(tempfile.mkdtemp(prefix="ecs_ha_input_")) / "vars.json"
+    extra.write_text(json.dumps({**GOOD, **overrides}))
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
+        AWS_MAX_ATTEMPTS="1",
+        AWS_RETRY_MODE="standard",
+        ANSIBLE_NOCOLOR="1",
+    )
+    ansible_playbook = Path(sys.executable).with_name("ansible-playbook")
+    return subprocess.run(
+        [str(ansible_playbook), str(PLAYBOOK), "-e", f"@{extra}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def failed_task(output: str) -> str:
+    """Name of the last TASK header before the first failure."""
+    task = ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line
+        if line.startswith("fatal:"):
+            return task
+    return ""
+
+
+CASES = [
+    (
+        "desired_count_1",
+        {"ecs_ha_desired_count": 1},
+        "ecs_ha_desired_count is 1",
+        "Refuse a service that is not highly available",
+    ),
+    (
+        "one_subnet",
+        {"ecs_ha_subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1"]},
+        "ecs_ha_subnet_ids (1 subnets)",
+        "Refuse fewer than two Availability Zones",
+    ),
+    (
+        "same_az_twice",
+        {"ecs_ha_availability_zones": ["eu-north-1a", "eu-north-1a"]},
+        "ecs_ha_availability_zones",
+        "Refuse fewer than two Availability Zones",
+    ),
+    (
+        "no_vpc",
+        {"ecs_ha_vpc_id": ""},
+        "ecs_ha_vpc_id must be set",
+        "Refuse fewer than two Availability Zones",
+    ),
+    (
+        "cpu_too_big",
+        {"ecs_ha_container_cpu": 4096},
+        "ecs_ha_container_cpu=4096",
+        "Refuse a container larger than the instance type",
+    ),
+    (
+        "memory_too_big",
+        {"ecs_ha_container_memory": 2048},
+        "at most 2048 CPU units and 1792 MiB",
+        "Refuse a container larger than the instance type",
+    ),
+    (
+        "unknown_instance_type",
+        {"ecs_ha_instance_type": "x9.huge"},
+        "ecs_ha_instance_type x9.huge is not in ecs_ha_instance_type_specs",
+        "Refuse an instance type the role does not know",
+    ),
+    (
+        "asg_min_1",
+        {"ecs_ha_asg_min_size": 1},
+        "ecs_ha_asg_min_size (1) must be at least 2",
+        "Refuse an Auto Scaling group smaller than one instance per AZ",
+    ),
+    (
+        "min_healthy_50",
+        {"ecs_ha_deployment_minimum_healthy_percent": 50},
+        "ecs_ha_deployment_minimum_healthy_percent (50)",
+        "Refuse a deployment that stops tasks",
+    ),
+    (
+        "bad_state",
+        {"ecs_ha_state": "started"},
+        "ecs_ha_state",
+        "Validating arguments against arg spec",
+    ),
+    (
+        "termination_protection",
+        {"ecs_ha_managed_termination_protection": "ENABLED"},
+        "ecs_ha_managed_termination_protection",
+        "Validating arguments against arg spec",
+    ),
+]
+
+
+CONTROL = ("good_input", {}, None, None)
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Run every case once, a few at a time (each is a separate ansible-playbook of ~6 s)."""
+    cases = [*CASES, CONTROL]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = pool.map(lambda case: run_role(case[1]), cases)
+        return {case[0]: run for case, run in zip(cases, runs, strict=True)}
+
+
+@pytest.mark.parametrize(("case", "message", "task"), [(c[0], c[2], c[3]) for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_aws(results, case, message, task):
+    result = results[case]
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert message in " ".join(output.split()), output
+    assert task in failed_task(result.stdout), output
+    assert "Could not connect" not in output and "EndpointConnectionError" not in output, output
+
+
+def test_good_input_reaches_aws(results):
+    """Control: valid input passes every check and fails only at the first AWS call (closed port)."""
+    result = results["good_input"]
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Could not connect" in output or "EndpointConnectionError" in output or "Connection refused" in output, (
+        output
+    )
+    assert "Refuse" not in failed_task(result.stdout), output

@@ -1,0 +1,70 @@
+"""Bad input fails before any AWS call: the message names the variable and nothing is created.
+
+Each case runs playbooks/fleet.yml with well-formed (fake) foundation facts plus one bad value.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fleet_helpers import FAKE_FOUNDATION, fleet_resources, run_playbook
+
+CASES = {
+    "min_above_desired": ({"autoscaling_min_size": 2, "autoscaling_desired_capacity": 1}, "autoscaling_min_size"),
+    "desired_above_max": (
+        {"autoscaling_desired_capacity": 4, "autoscaling_max_size": 3},
+        "autoscaling_desired_capacity",
+    ),
+    "cpu_target_zero": ({"autoscaling_cpu_target": 0}, "autoscaling_cpu_target"),
+    "cpu_target_above_100": ({"autoscaling_cpu_target": 101}, "autoscaling_cpu_target"),
+    "timeout_not_below_interval": (
+        {"alb_health_check_timeout": 30, "alb_health_check_interval": 30},
+        "alb_health_check_timeout",
+    ),
+    "healthy_threshold_1": ({"alb_health_check_healthy_threshold": 1}, "alb_health_check_healthy_threshold"),
+    "unhealthy_threshold_11": ({"alb_health_check_unhealthy_threshold": 11}, "alb_health_check_unhealthy_threshold"),
+    "one_subnet": (
+        {"alb_subnet_ids": ["subnet-0123456789abcdef0"], "alb_subnet_availability_zones": ["eu-north-1a"]},
+        "alb_subnet_ids",
+    ),
+    "two_subnets_one_az": (
+        {"alb_subnet_availability_zones": ["eu-north-1a", "eu-north-1a"]},
+        "alb_subnet_availability_zones",
+    ),
+    "invalid_admin_cidr": ({"launch_template_admin_ssh_cidr": "10.0.0.300/8"}, "launch_template_admin_ssh_cidr"),
+    "invalid_alb_cidr": ({"alb_ingress_cidrs": ["0.0.0.0/33"]}, "alb_ingress_cidrs"),
+    "target_group_name_33_chars": ({"alb_target_group_name": "T" * 33}, "alb_target_group_name"),
+    "alb_name_with_underscore": ({"alb_name": "TaskManager_ALB"}, "alb_name"),
+    "launch_template_name_too_short": ({"launch_template_name": "TM"}, "launch_template_name"),
+    "ssh_from_anywhere": ({"launch_template_admin_ssh_cidr": "0.0.0.0/0"}, "launch_template_admin_ssh_allow_any"),
+    "target_type_lambda": ({"alb_target_type": "lambda"}, "alb_target_type"),
+}
+
+
+@pytest.fixture(scope="module")
+def results(aws):
+    """Run every case (4 at a time: each is mostly ansible start-up) against an empty emulator."""
+    assert not any(fleet_resources(aws).values()), "the emulator must start empty"
+
+    def run(case):
+        bad = CASES[case][0]
+        return case, run_playbook("playbooks/fleet.yml", extra_vars={**FAKE_FOUNDATION, **bad}, timeout=300)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = dict(pool.map(run, CASES))
+    yield done
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_fails_before_any_aws_call(aws, results, case):
+    variable = CASES[case][1]
+    result = results[case]
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert variable in output, output
+    # It failed in a check (argument spec or validate.yml) and nothing changed before it:
+    # playbooks/fleet.yml checks all three roles' input first; the roles themselves never started.
+    assert "TASK [Create or update the launch template]" not in output, output
+    assert "changed: [localhost]" not in output and " changed=0 " in output, output
+    assert not any(fleet_resources(aws).values())

@@ -1,0 +1,59 @@
+"""The built collection tarball works on its own: converge, --check, teardown, audit."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import ROOT, VENV_BIN, run_playbook
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    build = tmp_path_factory.mktemp("build")
+    dest = tmp_path_factory.mktemp("collections")
+    subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(build), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (tarball,) = build.glob("taskmanager-aws-*.tar.gz")
+    subprocess.run(
+        [
+            str(VENV_BIN / "ansible-galaxy"),
+            "collection",
+            "install",
+            "--force",
+            "--no-deps",
+            "-p",
+            str(dest),
+            str(tarball),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (dest / "ansible_collections/taskmanager/aws/roles/network/tasks/main.yml").is_file()
+    config = dest / "ansible.cfg"
+    # Only the installed copy (and the ansible package's own collections) on the path.
+    config.write_text(f"[defaults]\ncollections_path = {dest}\nstdout_callback = ansible.builtin.default\n")
+    return config
+
+
+def test_installed_collection_converges_checks_and_tears_down(installed, endpoint):
+    wheel = sorted((ROOT / ".build/dist").glob("taskmanager_webapp-*.whl"))
+    assert wheel, "run `make webapp-dist` first"
+    extra = ("-e", f"artifacts_webapp_package={wheel[-1]}")
+
+    converge = run_playbook("taskmanager.aws.infra", *extra, endpoint=endpoint, config=installed)
+    assert converge.rc == 0, converge.output[-4000:]
+    assert converge.changed > 0
+
+    check = run_playbook("taskmanager.aws.infra", "--check", *extra, endpoint=endpoint, config=installed)
+    assert check.rc == 0, check.output[-4000:]
+    assert check.changed == 0, "a --check run on the converged stack must report no change"
+
+    teardown = run_playbook("taskmanager.aws.teardown", endpoint=endpoint, config=installed)
+    assert teardown.rc == 0, teardown.output[-4000:]
+    assert "Audit clean" in teardown.output
+    again = run_playbook("taskmanager.aws.teardown", endpoint=endpoint, config=installed)
+    assert again.rc == 0 and again.changed == 0

@@ -1,0 +1,367 @@
+# Copyright: Contributors to the taskmanager.aws project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the pure logic of instance_spread: parsing, statistics, verdict, summary, probe loop."""
+
+import json
+import math
+import random
+import time
+from urllib.error import HTTPError, URLError
+
+import pytest
+
+from ansible_collections.taskmanager.aws.plugins.module_utils import spread
+
+IDS = ["i-0aaaaaaaaaaaaaaa1", "i-0bbbbbbbbbbbbbbb2", "i-0ccccccccccccccc3"]
+TASK_ID = "0123456789abcdef0123456789abcdef"
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            '{"instance_id": "i-0123456789abcdef0", "availability_zone": "eu-north-1a"}',
+            ("i-0123456789abcdef0", "eu-north-1a"),
+        ),
+        ('{"instance_id": "i-01234567"}', ("i-01234567", None)),
+        (f'{{"task_id": "{TASK_ID}", "availability_zone": "eu-north-1b"}}', (TASK_ID, "eu-north-1b")),
+        (f'{{"task_arn": "arn:aws:ecs:eu-north-1:123456789012:task/c/{TASK_ID}"}}', (TASK_ID, None)),
+        ("Du er koblet til instans: i-0123456789abcdef0", ("i-0123456789abcdef0", None)),
+        ("Du er koblet til instans: i-0123456789abcdef0 (eu-north-1c)\n", ("i-0123456789abcdef0", "eu-north-1c")),
+        (f"<p>Du er koblet til instans: {TASK_ID}</p>", (TASK_ID, None)),
+        (b"Du er koblet til instans: i-0123456789abcdef0", ("i-0123456789abcdef0", None)),
+    ],
+)
+def test_extract_identity_default(body, expected):
+    assert spread.extract_identity(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Du er koblet til instans: i-fake",  # moto's metadata placeholder is not an instance ID
+        "Du er koblet til instans: i-0123",  # too short
+        "i-0123456789abcdef0123",  # longer hex run is not an ID
+        "",
+        "<html>502 Bad Gateway</html>",
+        '{"status": "ok"}',
+    ],
+)
+def test_extract_identity_rejects(body):
+    with pytest.raises(spread.ParseError):
+        spread.extract_identity(body)
+
+
+def test_extract_identity_id_field_path_and_az_field():
+    body = json.dumps({"meta": {"host": {"name": "web-7"}}, "zone": {"name": "eu-north-1b"}})
+    assert spread.extract_identity(body, id_field="meta.host.name", az_field="zone.name") == ("web-7", "eu-north-1b")
+    body = json.dumps({"hosts": [{"id": "a"}, {"id": "b"}]})
+    assert spread.extract_identity(body, id_field="hosts.1.id") == ("b", None)
+
+
+def test_extract_identity_id_field_missing_or_not_json():
+    with pytest.raises(spread.ParseError, match="no field 'host'"):
+        spread.extract_identity('{"instance_id": "i-0123456789abcdef0"}', id_field="host")
+    with pytest.raises(spread.ParseError, match="not a JSON object"):
+        spread.extract_identity("Du er koblet til instans: i-0123456789abcdef0", id_field="instance_id")
+    with pytest.raises(spread.ParseError, match="holds no ID"):
+        spread.extract_identity('{"host": {"a": 1}}', id_field="host")
+
+
+def test_extract_identity_custom_regex_groups():
+    regex = r"served by (?P<id>[a-z0-9-]+) in (?P<az>[a-z0-9-]+)"
+    assert spread.extract_identity("served by web-2 in zone-b", id_regex=regex) == ("web-2", "zone-b")
+    assert spread.extract_identity("node=n3;", id_regex=r"node=(\w+);") == ("n3", None)
+    assert spread.extract_identity("node n3", id_regex=r"n\d") == ("n3", None)
+
+
+def test_compile_id_regex_error_is_readable():
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        spread.compile_id_regex("(unclosed")
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def test_percentile_interpolates():
+    values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert spread.percentile(values, 50) == pytest.approx(5.5)
+    assert spread.percentile(values, 0) == 1
+    assert spread.percentile(values, 100) == 10
+    assert spread.percentile(values, 95) == pytest.approx(9.55)
+    assert spread.percentile([], 50) is None
+    assert spread.percentile([7], 99) == 7
+
+
+def test_latency_summary_in_ms():
+    result = spread.latency_summary([0.001 * i for i in range(1, 101)])
+    assert result["p50"] == pytest.approx(50.5)
+    assert result["p99"] == pytest.approx(99.0, abs=0.1)
+    assert result["max"] == 100.0
+    assert spread.latency_summary([])["p95"] is None
+
+
+# Critical values from the chi-square table (upper-tail probability, df, x).
+CHI2_TABLE = [
+    (0.05, 1, 3.841),
+    (0.01, 1, 6.635),
+    (0.001, 1, 10.828),
+    (0.05, 2, 5.991),
+    (0.01, 2, 9.210),
+    (0.001, 2, 13.816),
+    (0.10, 5, 9.236),
+    (0.001, 5, 20.515),
+    (0.05, 10, 18.307),
+    (0.01, 30, 50.892),
+    (0.95, 4, 0.711),
+    (0.50, 3, 2.366),
+]
+
+
+@pytest.mark.parametrize("p, df, x", CHI2_TABLE)
+def test_chi2_sf_matches_table(p, df, x):
+    assert spread.chi2_sf(x, df) == pytest.approx(p, rel=2e-3)
+
+
+@pytest.mark.parametrize("x", [0.01, 0.5, 1.0, 2.0, 5.0, 20.0, 80.0])
+def test_gammaincc_closed_forms(x):
+    # Q(1, x) = exp(-x); Q(1/2, x) = erfc(sqrt(x)); Q(2, x) = (1 + x) exp(-x)
+    assert spread.gammaincc(1.0, x) == pytest.approx(math.exp(-x), rel=1e-10)
+    assert spread.gammaincc(0.5, x) == pytest.approx(math.erfc(math.sqrt(x)), rel=1e-8, abs=1e-300)
+    assert spread.gammaincc(2.0, x) == pytest.approx((1 + x) * math.exp(-x), rel=1e-10)
+
+
+def test_gammaincc_edges():
+    assert spread.gammaincc(3.0, 0.0) == 1.0
+    assert spread.chi2_sf(0.0, 2) == 1.0
+    assert spread.chi2_sf(10000.0, 2) == pytest.approx(0.0, abs=1e-300)
+    with pytest.raises(ValueError):
+        spread.gammaincc(0.0, 1.0)
+    with pytest.raises(ValueError):
+        spread.chi2_sf(1.0, 0)
+
+
+def test_chi_square_uniform():
+    assert spread.chi_square_uniform([50, 50]) == {"statistic": 0.0, "df": 1, "p_value": 1.0}
+    result = spread.chi_square_uniform([60, 40])  # statistic 4.0, df 1 -> p = 0.0455
+    assert result["statistic"] == 4.0
+    assert result["p_value"] == pytest.approx(0.0455, abs=1e-4)
+    assert spread.chi_square_uniform([10]) is None
+    assert spread.chi_square_uniform([0, 0]) is None
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "exc, kind",
+    [
+        (HTTPError("http://x", 500, "Internal Server Error", {}, None), "http_500"),
+        (HTTPError("http://x", 503, "Service Unavailable", {}, None), "http_503"),
+        (URLError(TimeoutError("timed out")), "timeout"),
+        (TimeoutError("timed out"), "timeout"),
+        (TimeoutError(), "timeout"),
+        (URLError(ConnectionRefusedError(111, "Connection refused")), "connection_refused"),
+        (ConnectionResetError(104, "Connection reset by peer"), "connection_reset"),
+        (URLError("[Errno -2] Name or service not known"), "dns"),
+        (spread.ParseError("no ID"), "unparseable"),
+        (spread.DeadlineExceeded("late"), "timeout"),
+        (ValueError("weird"), "other"),
+    ],
+)
+def test_classify_exception(exc, kind):
+    assert spread.classify_exception(exc) == kind
+
+
+# ----------------------------------------------------------------------------- aggregate / verdict
+
+
+def ok(ident, az=None, latency=0.01):
+    return {"ok": True, "sent": True, "id": ident, "az": az, "status": 200, "latency": latency}
+
+
+def err(kind, latency=0.01):
+    return {"ok": False, "sent": True, "error": kind, "detail": kind, "latency": latency}
+
+
+def stats_for(counts, errors=None, not_sent=0, azs=None):
+    samples = []
+    for ident, n in counts.items():
+        samples += [ok(ident, (azs or {}).get(ident)) for _sample in range(n)]
+    for kind, n in (errors or {}).items():
+        samples += [err(kind) for _sample in range(n)]
+    samples += [{"ok": False, "sent": False, "latency": None, "error": "not_sent"} for _sample in range(not_sent)]
+    return spread.aggregate(samples, 1.0)
+
+
+def test_aggregate_counts_errors_and_samples():
+    stats = stats_for({IDS[0]: 3, IDS[1]: 2}, errors={"http_500": 4, "timeout": 1}, not_sent=2)
+    assert stats["requests"] == 12
+    assert stats["sent"] == 10
+    assert stats["not_sent"] == 2
+    assert stats["succeeded"] == 5
+    assert stats["counts"] == {IDS[0]: 3, IDS[1]: 2}
+    assert stats["errors"] == {"http_500": 4, "timeout": 1}
+    assert stats["error_rate"] == 0.5
+    assert len(stats["error_samples"]) == 5
+    assert stats["requests_per_second"] == 10.0
+
+
+def test_verdict_even_spread_passes():
+    verdict = spread.evaluate(stats_for({IDS[0]: 34, IDS[1]: 33, IDS[2]: 33}), expected_ids=IDS)
+    assert verdict["passed"], verdict["failures"]
+    assert verdict["balance"]["p_value"] > 0.9
+    assert [s["fair_share"] for s in verdict["shares"]] == [0.3333] * 3
+
+
+def test_verdict_random_noise_passes_with_fixed_seed():
+    rng = random.Random(20261123)  # noqa: S311 (statistical noise, not secrets)
+    counts = {i: 0 for i in IDS}
+    for _draw in range(300):
+        counts[rng.choice(IDS)] += 1
+    verdict = spread.evaluate(stats_for(counts), expected_ids=IDS)
+    assert verdict["passed"], verdict["failures"]
+
+
+def test_balance_false_alarm_rate_is_near_threshold():
+    # Under a truly even random spread the p-value is (about) uniform: with the default threshold
+    # 0.001, 500 fixed-seed runs should give (almost) no failures.
+    failures = 0
+    for seed in range(500):
+        rng = random.Random(seed)  # noqa: S311 (statistical noise, not secrets)
+        counts = {i: 0 for i in IDS}
+        for _draw in range(100):
+            counts[rng.choice(IDS)] += 1
+        if not spread.evaluate(stats_for(counts), expected_ids=IDS)["balance"]["passed"]:
+            failures += 1
+    assert failures <= 3
+
+
+def test_verdict_starved_target_fails():
+    verdict = spread.evaluate(stats_for({IDS[0]: 45, IDS[1]: 45, IDS[2]: 10}), expected_ids=IDS)
+    assert not verdict["passed"]
+    assert any("uneven spread" in f and IDS[2] in f and "starved" in f for f in verdict["failures"])
+
+
+def test_verdict_overloaded_target_fails():
+    verdict = spread.evaluate(stats_for({IDS[0]: 72, IDS[1]: 14, IDS[2]: 14}))
+    assert not verdict["passed"]
+    assert any("overloaded" in f and IDS[0] in f for f in verdict["failures"])
+
+
+def test_verdict_balance_disabled_with_zero_threshold():
+    verdict = spread.evaluate(stats_for({IDS[0]: 72, IDS[1]: 14, IDS[2]: 14}), min_balance_p_value=0.0)
+    assert verdict["passed"], verdict["failures"]
+
+
+def test_verdict_missing_and_unknown_ids():
+    verdict = spread.evaluate(stats_for({IDS[0]: 50, "i-0ddddddddddddddd4": 50}), expected_ids=IDS)
+    assert verdict["missing_ids"] == IDS[1:]
+    assert verdict["unknown_ids"] == ["i-0ddddddddddddddd4"]
+    text = " ".join(verdict["failures"])
+    assert f"never answered: {IDS[1]}, {IDS[2]}" in text
+    assert "unexpected ID(s) answered: i-0ddddddddddddddd4" in text
+    # the silent targets count as starved in the balance test too
+    assert len(verdict["shares"]) == 4
+
+
+def test_verdict_min_distinct_and_expected_count():
+    verdict = spread.evaluate(stats_for({IDS[0]: 100}))
+    assert verdict["failures"] == [f"only 1 distinct ID(s) answered ({IDS[0]}), at least 2 required"]
+    assert spread.evaluate(stats_for({IDS[0]: 100}), min_distinct=1)["passed"]
+    verdict = spread.evaluate(stats_for({IDS[0]: 50, IDS[1]: 50}), expected_count=3)
+    assert "at least 3 required" in verdict["failures"][0]
+
+
+def test_verdict_error_rate():
+    stats = stats_for({IDS[0]: 49, IDS[1]: 50}, errors={"http_502": 1})
+    verdict = spread.evaluate(stats)
+    assert not verdict["passed"]
+    assert "error rate 1.0% (1 of 100: http_502 x1) is above the allowed 0.0%" in verdict["failures"][0]
+    assert spread.evaluate(stats, max_error_rate=0.01)["passed"]
+
+
+def test_verdict_not_sent_and_nothing_answered():
+    verdict = spread.evaluate(stats_for({}, errors={"timeout": 5}, not_sent=5), min_distinct=0)
+    text = " ".join(verdict["failures"])
+    assert "only 5 of 10 requests were sent" in text
+    assert "no request got an answer" in text
+    assert verdict["balance"] is None
+
+
+def test_verdict_min_azs():
+    azs = {IDS[0]: "eu-north-1a", IDS[1]: "eu-north-1a", IDS[2]: "eu-north-1b"}
+    stats = stats_for({IDS[0]: 33, IDS[1]: 33, IDS[2]: 34}, azs=azs)
+    assert stats["az_counts"] == {"eu-north-1a": 66, "eu-north-1b": 34}
+    assert spread.evaluate(stats, min_azs=2)["passed"]
+    verdict = spread.evaluate(stats, min_azs=3)
+    assert (
+        "answers came from 2 Availability Zone(s) (eu-north-1a, eu-north-1b), at least 3 required"
+        in verdict["failures"]
+    )
+
+
+def test_summary_lines():
+    stats = stats_for({IDS[0]: 50, IDS[1]: 25}, azs={IDS[0]: "eu-north-1a", IDS[1]: "eu-north-1b"})
+    verdict = spread.evaluate(stats, min_balance_p_value=0.0)
+    lines = spread.summary_lines(verdict["shares"], stats["az_counts"], width=20)
+    assert lines[0] == f"{IDS[0]} 50  66.7% (fair 50.0%) " + "#" * 20
+    assert lines[1] == f"{IDS[1]} 25  33.3% (fair 50.0%) " + "#" * 10
+    assert lines[2] == "AZs: eu-north-1a 50, eu-north-1b 25"
+    assert spread.summary_lines([]) == ["no ID answered"]
+
+
+# ----------------------------------------------------------------------------- probe loop
+
+
+def fake_fetch(answers):
+    """A fetch that answers from a list of bodies or exceptions, round robin."""
+    state = {"n": 0}
+
+    def fetch(url, headers, timeout, deadline):
+        index = state["n"] % len(answers)
+        state["n"] += 1
+        answer = answers[index]
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, float):
+            time.sleep(answer)
+            raise TimeoutError("timed out")
+        return 200, answer.encode()
+
+    return fetch
+
+
+def test_run_probe_counts_and_errors():
+    answers = [f"Du er koblet til instans: {i}" for i in IDS] + [
+        HTTPError("http://x", 500, "Internal Server Error", {}, None)
+    ]
+    samples, elapsed = spread.run_probe("http://x/instance", requests=40, concurrency=4, fetch=fake_fetch(answers))
+    stats = spread.aggregate(samples, elapsed)
+    assert stats["sent"] == 40
+    assert sum(stats["counts"].values()) == 30
+    assert stats["errors"] == {"http_500": 10}
+
+
+def test_run_probe_respects_time_budget():
+    # every request takes 0.2 s; 2 workers, 100 requests, budget 0.5 s
+    start = time.monotonic()
+    samples, elapsed = spread.run_probe(
+        "http://x/instance", requests=100, concurrency=2, timeout=1.0, time_budget=0.5, fetch=fake_fetch([0.2])
+    )
+    assert time.monotonic() - start < 1.5
+    stats = spread.aggregate(samples, elapsed)
+    assert stats["not_sent"] > 80
+    assert stats["errors"]["timeout"] >= 2
+    verdict = spread.evaluate(stats)
+    assert any("requests were sent before the time budget ran out" in f for f in verdict["failures"])
+
+
+def test_aggregate_has_no_key_that_ansible_reads_as_task_status():
+    # "failed", "changed", "skipped", "unreachable" in a module result change the task's status
+    stats = stats_for({IDS[0]: 1}, errors={"http_500": 1})
+    assert not {"failed", "changed", "skipped", "unreachable", "rc"} & set(stats)
+    assert stats["failed_requests"] == 1

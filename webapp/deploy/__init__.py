@@ -1,0 +1,1 @@
+"""Deployment files shipped inside the wheel (see `taskmanager-webapp deploy-dir`)."""
