@@ -127,6 +127,37 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def delete_after_read(app, monkeypatch):
+    """Once armed, ``services.get_task`` returns the row and then deletes it on a separate connection,
+    as a second gunicorn worker would between this request's read and its write (schemathesis found
+    that race: PATCH answered 500)."""
+    from taskmanager_webapp import services
+    from taskmanager_webapp.extensions import db
+
+    real_get = services.get_task
+
+    class Race:
+        deleted: list[int] = []
+
+        def arm(self):
+            monkeypatch.setattr(services, "get_task", get_then_lose)
+
+    race = Race()
+    race.deleted = []
+
+    def get_then_lose(task_id):
+        task = real_get(task_id)
+        if task is not None:
+            with db.engine.begin() as other:
+                other.execute(sa.text("DELETE FROM tasks WHERE id = :id"), {"id": task_id})
+            race.deleted.append(task_id)
+            monkeypatch.setattr(services, "get_task", real_get)
+        return task
+
+    return race
+
+
 def csrf_token(client, path: str = "/tasks/new") -> str:
     page = client.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)

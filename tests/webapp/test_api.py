@@ -155,3 +155,13 @@ def test_openapi_lists_every_api_route(app, client):
         allowed = {m.lower() for r in rules for m in r.methods} - {"head", "options"}
         assert {k for k in item if k != "parameters"} == allowed, path
 
+
+
+def test_update_racing_a_delete_is_404_not_500(client, delete_after_read):
+    task_id = create(client, title="racing")["id"]
+    delete_after_read.arm()
+    response = client.patch(f"/api/tasks/{task_id}", json={"title": "n", "due_date": "2000-01-01"})
+    assert response.status_code == 404 and response.is_json
+    assert delete_after_read.deleted == [task_id]
+    assert client.get(f"/api/tasks/{task_id}").status_code == 404
+    assert client.get("/api/tasks").status_code == 200  # the session is usable after the rollback

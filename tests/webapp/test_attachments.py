@@ -115,5 +115,27 @@ def test_s3_storage(make_app, monkeypatch):
         assert head["ContentType"] == "image/png"
         assert head["ServerSideEncryption"] == "AES256"
         assert client.get(f"/api/tasks/{task_id}/attachments/{attachment['id']}").data == PNG
+        s3.delete_object(Bucket="tm-files", Key=keys[0])  # another worker's delete, between row and bytes
+        gone = client.get(f"/api/tasks/{task_id}/attachments/{attachment['id']}")
+        assert gone.status_code == 404 and gone.is_json
         client.delete(f"/api/tasks/{task_id}")
         assert s3.list_objects_v2(Bucket="tm-files").get("KeyCount") == 0
+
+
+def test_upload_racing_a_delete_is_404_and_keeps_no_file(app, client, task_id, delete_after_read):
+    delete_after_read.arm()
+    response = upload(client, task_id)
+    assert response.status_code == 404 and response.is_json
+    assert delete_after_read.deleted == [task_id]
+    uploads = app.config["UPLOAD_DIR"]
+    stored = [p for p in uploads.rglob("*") if p.is_file()] if uploads.exists() else []
+    assert stored == []
+
+
+def test_download_of_bytes_deleted_meanwhile_is_404(app, client, task_id):
+    attachment = upload(client, task_id).get_json()
+    for stored in [p for p in app.config["UPLOAD_DIR"].rglob("*") if p.is_file()]:
+        stored.unlink()  # another worker's delete, between this request's row read and its file read
+    api = client.get(f"/api/tasks/{task_id}/attachments/{attachment['id']}")
+    assert api.status_code == 404 and api.is_json
+    assert client.get(f"/tasks/{task_id}/attachments/{attachment['id']}").status_code == 404

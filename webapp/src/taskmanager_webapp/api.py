@@ -119,7 +119,7 @@ def download_attachment(task_id: int, attachment_id: int):
     attachment = services.get_attachment(task_id, attachment_id)
     if attachment is None:
         return not_found()
-    data = services.get_storage().get(attachment.storage_key)
+    data = services.read_attachment(attachment)
     response = Response(data, mimetype=attachment.content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{attachment.filename}"'
     return response

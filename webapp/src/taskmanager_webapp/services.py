@@ -6,6 +6,9 @@ import math
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import NotFound
 from werkzeug.utils import secure_filename
 
 from . import storage
@@ -53,9 +56,15 @@ def create_task(clean: dict) -> Task:
 
 
 def update_task(task: Task, clean: dict) -> Task:
+    """Write ``clean`` to ``task``. Another worker may delete the row between our read and this write:
+    the UPDATE then matches no row, and the answer is the 404 a request a moment later would get."""
     for key, value in clean.items():
         setattr(task, key, value)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise NotFound() from None
     return task
 
 
@@ -89,11 +98,20 @@ def add_attachment(task: Task, upload) -> tuple[Attachment | None, dict, int]:
     if not storage.content_matches(content_type, data):
         return None, {"file": [t("err_file_content")]}, 400
     filename = (secure_filename(upload.filename) or "attachment")[-FILENAME_MAX:]
-    key = storage.new_key(task.id)
+    task_id = task.id
+    key = storage.new_key(task_id)
     get_storage().put(key, data, content_type)
     attachment = Attachment(task=task, filename=filename, content_type=content_type, size=len(data), storage_key=key)
     db.session.add(attachment)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The task was deleted by another worker after we loaded it: the foreign key refuses the row.
+        db.session.rollback()
+        get_storage().delete(key)
+        if db.session.get(Task, task_id) is None:
+            raise NotFound() from None
+        raise
     return attachment, {}, 201
 
 
@@ -102,6 +120,14 @@ def get_attachment(task_id: int, attachment_id: int) -> Attachment | None:
         return None
     attachment = db.session.get(Attachment, attachment_id)
     return attachment if attachment is not None and attachment.task_id == task_id else None
+
+
+def read_attachment(attachment: Attachment) -> bytes:
+    """The stored bytes; 404 when another worker deleted them after this request read the row."""
+    try:
+        return get_storage().get(attachment.storage_key)
+    except storage.MissingObject:
+        raise NotFound() from None
 
 
 def delete_attachment(attachment: Attachment) -> None:

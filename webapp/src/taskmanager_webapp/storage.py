@@ -26,6 +26,10 @@ def content_matches(content_type: str, data: bytes) -> bool:
     return True
 
 
+class MissingObject(LookupError):
+    """The stored bytes are gone: another worker deleted the attachment after this request read its row."""
+
+
 def new_key(task_id: int) -> str:
     return f"tasks/{task_id}/{uuid.uuid4().hex}"
 
@@ -50,7 +54,10 @@ class LocalStorage:
         tmp.replace(path)
 
     def get(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise MissingObject(key) from None
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -76,7 +83,10 @@ class S3Storage:
         )
 
     def get(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            raise MissingObject(key) from None
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)

@@ -97,7 +97,7 @@ def upload(task_id: int):
 @bp.get(f"/tasks/<{ID}:task_id>/attachments/<{ID}:attachment_id>")
 def download(task_id: int, attachment_id: int):
     attachment = services.get_attachment(task_id, attachment_id) or abort(404)
-    response = make_response(services.get_storage().get(attachment.storage_key))
+    response = make_response(services.read_attachment(attachment))
     response.mimetype = attachment.content_type
     response.headers["Content-Disposition"] = f'attachment; filename="{attachment.filename}"'
     return response
