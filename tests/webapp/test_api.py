@@ -156,7 +156,6 @@ def test_openapi_lists_every_api_route(app, client):
         assert {k for k in item if k != "parameters"} == allowed, path
 
 
-
 def test_update_racing_a_delete_is_404_not_500(client, delete_after_read):
     task_id = create(client, title="racing")["id"]
     delete_after_read.arm()
