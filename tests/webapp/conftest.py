@@ -128,34 +128,34 @@ def client(app):
 
 
 @pytest.fixture
-def delete_after_read(app, monkeypatch):
-    """Once armed, ``services.get_task`` returns the row and then deletes it on a separate connection,
-    as a second gunicorn worker would between this request's read and its write (schemathesis found
-    that race: PATCH answered 500)."""
+def delete_midrequest(app, monkeypatch):
+    """``arm(name)`` wraps ``services.<name>`` (get_task, create_task, update_task: each returns a Task)
+    so that, once, right after it returns, the task's row is deleted on a separate connection, as a
+    second gunicorn worker would do in the middle of this request. Schemathesis found these races:
+    PATCH answered 500 when the row vanished before the UPDATE, and again when it vanished after it."""
     from taskmanager_webapp import services
     from taskmanager_webapp.extensions import db
 
-    real_get = services.get_task
-
     class Race:
-        deleted: list[int] = []
+        def __init__(self):
+            self.deleted: list[int] = []
 
-        def arm(self):
-            monkeypatch.setattr(services, "get_task", get_then_lose)
+        def arm(self, name: str):
+            real = getattr(services, name)
 
-    race = Race()
-    race.deleted = []
+            def then_lose(*args, **kwargs):
+                task = real(*args, **kwargs)
+                if task is not None:
+                    (task_id,) = sa.inspect(task).identity  # not task.id: that would reload an expired row
+                    with db.engine.begin() as other:
+                        other.execute(sa.text("DELETE FROM tasks WHERE id = :id"), {"id": task_id})
+                    self.deleted.append(task_id)
+                    monkeypatch.setattr(services, name, real)
+                return task
 
-    def get_then_lose(task_id):
-        task = real_get(task_id)
-        if task is not None:
-            with db.engine.begin() as other:
-                other.execute(sa.text("DELETE FROM tasks WHERE id = :id"), {"id": task_id})
-            race.deleted.append(task_id)
-            monkeypatch.setattr(services, "get_task", real_get)
-        return task
+            monkeypatch.setattr(services, name, then_lose)
 
-    return race
+    return Race()
 
 
 def csrf_token(client, path: str = "/tasks/new") -> str:

@@ -156,11 +156,52 @@ def test_openapi_lists_every_api_route(app, client):
         assert {k for k in item if k != "parameters"} == allowed, path
 
 
-def test_update_racing_a_delete_is_404_not_500(client, delete_after_read):
+def test_update_racing_a_delete_is_404_not_500(client, delete_midrequest):
     task_id = create(client, title="racing")["id"]
-    delete_after_read.arm()
+    delete_midrequest.arm("get_task")
     response = client.patch(f"/api/tasks/{task_id}", json={"title": "n", "due_date": "2000-01-01"})
     assert response.status_code == 404 and response.is_json
-    assert delete_after_read.deleted == [task_id]
+    assert delete_midrequest.deleted == [task_id]
     assert client.get(f"/api/tasks/{task_id}").status_code == 404
     assert client.get("/api/tasks").status_code == 200  # the session is usable after the rollback
+
+
+@pytest.mark.parametrize("write", ["create_task", "update_task"])
+def test_write_answers_what_it_wrote_when_a_delete_follows(client, delete_midrequest, write):
+    task_id = create(client, title="first")["id"]
+    delete_midrequest.arm(write)
+    if write == "create_task":
+        response = client.post("/api/tasks", json={"title": "second", "due_date": "2000-01-01"})
+        assert response.status_code == 201, response.get_json()
+    else:
+        response = client.patch(f"/api/tasks/{task_id}", json={"title": "second", "due_date": "2000-01-01"})
+        assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["title"], body["due_date"], body["attachment_count"]) == ("second", "2000-01-01", 0)
+    assert delete_midrequest.deleted == [body["id"]]
+    assert client.get(f"/api/tasks/{body['id']}").status_code == 404
+
+
+def test_a_row_deleted_under_an_expired_object_is_404(client, monkeypatch):
+    """The last-resort handler: an expired object whose row is gone raises ObjectDeletedError on use."""
+    import sqlalchemy as sa
+
+    from taskmanager_webapp import services
+    from taskmanager_webapp.extensions import db
+
+    task_id = create(client, title="stale")["id"]
+    real_get = services.get_task
+
+    def get_expired_then_lose(tid):
+        task = real_get(tid)
+        db.session.commit()  # end the read snapshot (MariaDB's REPEATABLE READ would still see the row)
+        db.session.expire(task)
+        with db.engine.begin() as other:
+            other.execute(sa.text("DELETE FROM tasks WHERE id = :id"), {"id": tid})
+        return task
+
+    monkeypatch.setattr(services, "get_task", get_expired_then_lose)
+    response = client.get(f"/api/tasks/{task_id}")
+    assert response.status_code == 404 and response.is_json
+    monkeypatch.setattr(services, "get_task", real_get)
+    assert client.get("/api/tasks").get_json()["total"] == 0

@@ -122,11 +122,11 @@ def test_s3_storage(make_app, monkeypatch):
         assert s3.list_objects_v2(Bucket="tm-files").get("KeyCount") == 0
 
 
-def test_upload_racing_a_delete_is_404_and_keeps_no_file(app, client, task_id, delete_after_read):
-    delete_after_read.arm()
+def test_upload_racing_a_delete_is_404_and_keeps_no_file(app, client, task_id, delete_midrequest):
+    delete_midrequest.arm("get_task")
     response = upload(client, task_id)
     assert response.status_code == 404 and response.is_json
-    assert delete_after_read.deleted == [task_id]
+    assert delete_midrequest.deleted == [task_id]
     uploads = app.config["UPLOAD_DIR"]
     stored = [p for p in uploads.rglob("*") if p.is_file()] if uploads.exists() else []
     assert stored == []

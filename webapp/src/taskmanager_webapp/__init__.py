@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.orm.exc import ObjectDeletedError
+from werkzeug.exceptions import HTTPException, NotFound
 
 __version__ = "1.0.0"
 
@@ -78,6 +79,13 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
                 response.headers["Allow"] = ", ".join(exc.valid_methods)
             return response
         return render_template("error.html", error=exc), exc.code or 500
+
+    @app.errorhandler(ObjectDeletedError)
+    def row_deleted_meanwhile(_exc: ObjectDeletedError):
+        # Last resort for a row another worker deleted while this request used it: what a request a
+        # moment later gets (the known windows are handled in services and by expire_on_commit=False).
+        db.session.rollback()
+        return http_error(NotFound())
 
     return app
 

@@ -34,6 +34,11 @@ def _errors(*codes: int) -> dict:
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
 
 
+# gunicorn (limit_request_line in webapp/deploy/gunicorn.conf.py) and nginx refuse an over-long request
+# line before the app sees it, with their own (HTML) body: only operations with a query string can reach it.
+URI_TOO_LONG = {"414": {"description": "Request line longer than 4094 bytes, refused by the server in front"}}
+
+
 def _path_id(name: str) -> dict:
     return {
         "name": name,
@@ -175,7 +180,11 @@ def spec() -> dict:
                             "schema": {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX},
                         },
                     ],
-                    "responses": {"200": _json(_ref("TaskPage"), "One page of tasks, newest first"), **_errors(400)},
+                    "responses": {
+                        "200": _json(_ref("TaskPage"), "One page of tasks, newest first"),
+                        **_errors(400),
+                        **URI_TOO_LONG,
+                    },
                 },
                 "post": {
                     "operationId": "createTask",
