@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -165,15 +166,27 @@ def csrf_token(client, path: str = "/tasks/new") -> str:
     return match.group(1)
 
 
-def http_get(url: str, headers: dict | None = None, timeout: float = 5.0) -> tuple[int, str]:
-    """GET a loopback URL; returns (status, body). HTTP errors are answers too."""
+class Answer(NamedTuple):
+    status: int
+    headers: dict
+    body: str
+
+
+def http_answer(url: str, headers: dict | None = None, timeout: float = 5.0) -> Answer:
+    """GET a loopback URL; HTTP errors are answers too."""
     assert url.startswith("http://127.0.0.1:"), url
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback http only
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, response.read().decode()
+            return Answer(response.status, dict(response.headers), response.read().decode())
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+        return Answer(exc.code, dict(exc.headers), exc.read().decode())
+
+
+def http_get(url: str, headers: dict | None = None, timeout: float = 5.0) -> tuple[int, str]:
+    """GET a loopback URL; returns (status, body)."""
+    answer = http_answer(url, headers, timeout)
+    return answer.status, answer.body
 
 
 def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:

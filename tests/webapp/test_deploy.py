@@ -4,54 +4,50 @@ systemd unit, and the wheel (templates, migrations and deploy files inside, app 
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 
-from conftest import BIN, REPO, free_port, gunicorn, http_get, wait_http
+from conftest import BIN, REPO, free_port, gunicorn, http_answer, wait_http
+from nginx_front import nginx_in_front
 
 DEPLOY = REPO / "webapp" / "deploy"
-TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def test_nginx_site_proxies_to_gunicorn(tmp_path):
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    with gunicorn(tmp_path, {"TASKMANAGER_INSTANCE_ID": "i-behind-nginx"}, workers=1) as base:
-        app_port = base.rsplit(":", 1)[1]
+    with contextlib.ExitStack() as app:
+        base = app.enter_context(gunicorn(tmp_path, {"TASKMANAGER_INSTANCE_ID": "i-behind-nginx"}, workers=1))
         port = free_port()
-        site = (DEPLOY / "nginx-taskmanager.conf").read_text()
-        assert "server 127.0.0.1:8000" in site
-        site = site.replace("127.0.0.1:8000", f"127.0.0.1:{app_port}")
-        site = site.replace("listen 80 default_server;", f"listen 127.0.0.1:{port} default_server;")
-        site = re.sub(r"\n\s*listen \[::\]:80 default_server;", "", site)
-        (tmp_path / "site.conf").write_text(site)
-        (tmp_path / "nginx.conf").write_text(
-            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{ worker_connections 64; }}\n"
-            "http {\n access_log off;\n"
-            + "".join(
-                f" {kind}_temp_path {tmp_path}/{kind};\n"
-                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-            )
-            + f" include {tmp_path}/site.conf;\n}}\n"
-        )
-        conf = ["-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
-        check = subprocess.run([nginx, "-t", *conf], capture_output=True, text=True, timeout=30, check=False)
-        assert check.returncode == 0, check.stderr
-        proc = subprocess.Popen([nginx, *conf, "-g", "daemon off; master_process off;"], stderr=subprocess.PIPE)
-        try:
+        with nginx_in_front(tmp_path / "nginx", int(base.rsplit(":", 1)[1]), port) as proc:
             front = f"http://127.0.0.1:{port}"
             wait_http(front + "/health", proc=proc)
-            status, body = http_get(front + "/health")
-            assert (status, json.loads(body)["database"]) == (200, "ok")
-            assert http_get(front + "/instance") == (200, "Du er koblet til instans: i-behind-nginx\n")
-            status, body = http_get(front + "/api/tasks")
-            assert status == 200 and json.loads(body)["total"] == 0
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            health = http_answer(front + "/health")
+            assert (health.status, json.loads(health.body)["database"]) == (200, "ok")
+            assert health.headers["Cache-Control"] == "no-store" and "X-Cache-Status" not in health.headers
+            tasks = http_answer(front + "/api/tasks")
+            assert tasks.status == 200 and json.loads(tasks.body)["total"] == 0
+            assert "X-Cache-Status" not in tasks.headers  # only /instance is cached
+
+            # /instance: a one-second micro-cache, one variant per Accept (the app sends Vary: Accept).
+            text = [http_answer(front + "/instance") for _ in range(3)]
+            assert {r.body for r in text} == {"Du er koblet til instans: i-behind-nginx\n"}
+            assert text[0].headers["X-Cache-Status"] in ("MISS", "EXPIRED")
+            assert text[-1].headers["X-Cache-Status"] == "HIT"
+            assert text[-1].headers["X-Content-Type-Options"] == "nosniff"  # app headers kept in the cache
+            as_json = [http_answer(front + "/instance", {"Accept": "application/json"}) for _ in range(2)]
+            assert [json.loads(r.body)["instance_id"] for r in as_json] == ["i-behind-nginx"] * 2
+            assert as_json[-1].headers["X-Cache-Status"] == "HIT"
+
+            # The cache does not hide a dead app for longer than its second.
+            app.close()
+            time.sleep(1.5)
+            assert http_answer(front + "/instance").status == 502
+            assert http_answer(front + "/health").status == 502
 
 
 def test_container_healthcheck_command(tmp_path):

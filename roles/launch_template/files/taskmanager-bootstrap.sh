@@ -60,6 +60,7 @@ deploy_dir=$("${venv}/bin/python" -c \
 install -m 0644 "${deploy_dir}/${TASKMANAGER_SERVICE}.service" "/etc/systemd/system/${TASKMANAGER_SERVICE}.service"
 install -m 0644 "${deploy_dir}/gunicorn.conf.py" "${conf_dir}/gunicorn.conf.py"
 install -m 0644 "${deploy_dir}/nginx-${TASKMANAGER_SERVICE}.conf" "/etc/nginx/conf.d/${TASKMANAGER_SERVICE}.conf"
+mkdir -p /var/lib/nginx # parent of the site's /instance micro-cache (nginx creates the cache folder)
 nginx -t
 systemctl daemon-reload
 systemctl enable --now "${TASKMANAGER_SERVICE}.service"
