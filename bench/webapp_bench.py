@@ -33,7 +33,7 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 DEV, GUNICORN, PRODUCTION = "flask dev server", "gunicorn alone", "nginx + gunicorn"
 
 sys.path.insert(0, str(REPO / "tests" / "webapp"))
-from nginx_front import nginx_in_front  # noqa: E402 - the shipped site, rendered for loopback ports
+from servers import nginx_in_front, stop  # noqa: E402 - the shipped nginx site on loopback; stopping servers
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -83,16 +83,6 @@ def seed_tasks(env: dict, count: int) -> None:
 def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
     with open(log, "wb") as handle:
         return subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def measure(results: dict, name: str, base: str, args) -> None:

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import pytest
 import sqlalchemy as sa
+from servers import stop
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "webapp" / "src"
@@ -231,9 +232,4 @@ def gunicorn(tmp_path: Path, extra_env: dict | None = None, workers: int = 2):
         wait_http(base + "/health", proc=proc)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc)

@@ -14,7 +14,7 @@ import time
 import zipfile
 
 from conftest import BIN, REPO, free_port, gunicorn, http_answer, wait_http
-from nginx_front import nginx_in_front
+from servers import nginx_in_front
 
 DEPLOY = REPO / "webapp" / "deploy"
 

@@ -1,5 +1,6 @@
-"""The shipped nginx site (webapp/deploy/nginx-taskmanager.conf) run unprivileged on loopback in front
-of a gunicorn port: used by tests/webapp/test_deploy.py and bench/webapp_bench.py."""
+"""Local server processes shared by the web app tests and bench/webapp_bench.py: stopping a server,
+and the shipped nginx site (webapp/deploy/nginx-taskmanager.conf) run unprivileged on loopback in
+front of a gunicorn port."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ from pathlib import Path
 DEPLOY = Path(__file__).resolve().parents[2] / "webapp" / "deploy"
 SITE = DEPLOY / "nginx-taskmanager.conf"
 CACHE_DIR = "/var/lib/nginx/taskmanager-cache"
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate, wait, kill if it does not go within 15 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def render(workdir: Path, app_port: int, port: int) -> list[str]:
@@ -49,9 +61,4 @@ def nginx_in_front(workdir: Path, app_port: int, port: int):
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc)
