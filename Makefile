@@ -124,10 +124,11 @@ test-fleet: venv webapp-dist ## molecule fleet scenario + fleet pytest
 test-ecs: venv ## molecule ecs_ha scenario + ECS tests
 	VENV=$(VENV) scripts/test-ecs.sh
 
+# One make -k: a red gate does not keep the later ones from running (CI shows every failure).
 .PHONY: test
 test: venv system-deps ## Everything CI runs
-	$(MAKE) -k lint changelog-lint sanity units
-	$(MAKE) -k test-foundation test-webapp test-spread test-stress test-fleet test-ecs
+	$(MAKE) -k lint changelog-lint sanity units \
+		test-foundation test-webapp test-spread test-stress test-fleet test-ecs
 	@echo "make test: all gates passed"
 
 # ---------------------------------------------------------------- benchmarks (not part of make test)

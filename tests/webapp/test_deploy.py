@@ -34,12 +34,12 @@ def test_nginx_site_proxies_to_gunicorn(tmp_path):
             assert "X-Cache-Status" not in tasks.headers  # only /instance is cached
 
             # /instance: a one-second micro-cache, one variant per Accept (the app sends Vary: Accept).
-            text = [http_answer(front + "/instance") for _ in range(3)]
+            text = [http_answer(front + "/instance") for _attempt in range(3)]
             assert {r.body for r in text} == {"Du er koblet til instans: i-behind-nginx\n"}
             assert text[0].headers["X-Cache-Status"] in ("MISS", "EXPIRED")
             assert text[-1].headers["X-Cache-Status"] == "HIT"
             assert text[-1].headers["X-Content-Type-Options"] == "nosniff"  # app headers kept in the cache
-            as_json = [http_answer(front + "/instance", {"Accept": "application/json"}) for _ in range(2)]
+            as_json = [http_answer(front + "/instance", {"Accept": "application/json"}) for _attempt in range(2)]
             assert [json.loads(r.body)["instance_id"] for r in as_json] == ["i-behind-nginx"] * 2
             assert as_json[-1].headers["X-Cache-Status"] == "HIT"
 
