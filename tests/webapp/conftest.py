@@ -133,7 +133,8 @@ def client(app):
 def delete_midrequest(app, monkeypatch):
     """``arm(name)`` wraps ``services.<name>`` (get_task, create_task, update_task: each returns a Task)
     so that, once, right after it returns, the task's row is deleted on a separate connection, as a
-    second gunicorn worker would do in the middle of this request. Schemathesis found these races:
+    second gunicorn worker would do in the middle of this request. ``expire=True`` first ends the
+    read snapshot and expires the object, so its next use must reload the vanished row. Schemathesis found these races:
     PATCH answered 500 when the row vanished before the UPDATE, and again when it vanished after it."""
     from taskmanager_webapp import services
     from taskmanager_webapp.extensions import db
@@ -142,13 +143,16 @@ def delete_midrequest(app, monkeypatch):
         def __init__(self):
             self.deleted: list[int] = []
 
-        def arm(self, name: str):
+        def arm(self, name: str, expire: bool = False):
             real = getattr(services, name)
 
             def then_lose(*args, **kwargs):
                 task = real(*args, **kwargs)
                 if task is not None:
                     (task_id,) = sa.inspect(task).identity  # not task.id: that would reload an expired row
+                    if expire:
+                        db.session.commit()  # end the read snapshot (MariaDB's REPEATABLE READ keeps the row)
+                        db.session.expire(task)
                     with db.engine.begin() as other:
                         other.execute(sa.text("DELETE FROM tasks WHERE id = :id"), {"id": task_id})
                     self.deleted.append(task_id)

@@ -182,26 +182,11 @@ def test_write_answers_what_it_wrote_when_a_delete_follows(client, delete_midreq
     assert client.get(f"/api/tasks/{body['id']}").status_code == 404
 
 
-def test_a_row_deleted_under_an_expired_object_is_404(client, monkeypatch):
+def test_a_row_deleted_under_an_expired_object_is_404(client, delete_midrequest):
     """The last-resort handler: an expired object whose row is gone raises ObjectDeletedError on use."""
-    import sqlalchemy as sa
-
-    from taskmanager_webapp import services
-    from taskmanager_webapp.extensions import db
-
     task_id = create(client, title="stale")["id"]
-    real_get = services.get_task
-
-    def get_expired_then_lose(tid):
-        task = real_get(tid)
-        db.session.commit()  # end the read snapshot (MariaDB's REPEATABLE READ would still see the row)
-        db.session.expire(task)
-        with db.engine.begin() as other:
-            other.execute(sa.text("DELETE FROM tasks WHERE id = :id"), {"id": tid})
-        return task
-
-    monkeypatch.setattr(services, "get_task", get_expired_then_lose)
+    delete_midrequest.arm("get_task", expire=True)
     response = client.get(f"/api/tasks/{task_id}")
     assert response.status_code == 404 and response.is_json
-    monkeypatch.setattr(services, "get_task", real_get)
+    assert delete_midrequest.deleted == [task_id]
     assert client.get("/api/tasks").get_json()["total"] == 0

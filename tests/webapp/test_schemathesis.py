@@ -53,3 +53,4 @@ def test_schemathesis_run(tmp_path):
         outputs = {seed: proc.communicate(timeout=120)[0] for seed, proc in runs.items()}
     for seed, proc in runs.items():
         assert proc.returncode == 0, f"seed {seed}:\n" + outputs[seed][-6000:]
+        assert "passed" in outputs[seed].lower()
