@@ -39,9 +39,12 @@ $(COLLECTION_LINK):
 .PHONY: venv
 venv: $(BIN)/activate $(COLLECTION_LINK) ## Create .venv with the pinned toolchain and link the collection
 
-.PHONY: system-deps
+.PHONY: system-deps dataplane-deps
 system-deps: ## Install the Debian packages the tests use (needs root)
 	scripts/system-deps.sh
+
+dataplane-deps: ## Install the Debian packages the local data plane runs (HAProxy)
+	scripts/system-deps.sh dataplane
 
 # Rebuilt only when the web app's sources change, so that a second `make demo` uploads
 # nothing new (the wheel is also built reproducibly: SOURCE_DATE_EPOCH in the script).
@@ -55,7 +58,7 @@ webapp-dist: venv .build/dist/.built ## Build the web app wheel into .build/dist
 
 # ---------------------------------------------------------------- local AWS emulator
 .PHONY: local-aws-start
-local-aws-start: venv ## Start (or reuse) the local AWS emulator
+local-aws-start: venv dataplane-deps ## Start (or reuse) the local AWS emulator and its data plane (HAProxy, app processes)
 	VENV=$(VENV) scripts/local-aws.sh start
 
 .PHONY: local-aws-stop
@@ -63,18 +66,32 @@ local-aws-stop: ## Stop the local AWS emulator started by this project
 	VENV=$(VENV) scripts/local-aws.sh stop
 
 .PHONY: local-aws-status
-local-aws-status: ## Tell whether the local AWS emulator is running
+local-aws-status: ## The local emulator and its data plane: listeners, instances, target health
 	VENV=$(VENV) scripts/local-aws.sh status
 
+.PHONY: freeze-az thaw-az
+freeze-az: ## Lose an AZ on the local data plane: AZ=eu-north-1a freezes its instances
+	VENV=$(VENV) scripts/local-aws.sh freeze-az "$(AZ)"
+
+thaw-az: ## Bring a lost AZ back: AZ=eu-north-1a
+	VENV=$(VENV) scripts/local-aws.sh thaw-az "$(AZ)"
+
 # ---------------------------------------------------------------- the main job
+# The demo's fleet runs 3 instances (the seed's maximum), so the spread check sees 3 IDs in 2 AZs.
+DEMO_VARS ?= -e autoscaling_desired_capacity=3 -e autoscaling_reset_desired_capacity=true
+
 .PHONY: demo
-demo: venv webapp-dist local-aws-start ## Build the stack on the local emulator and show what exists
-	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml
+demo: venv webapp-dist local-aws-start ## Build the stack on the local emulator, serve it, and prove the spread
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml $(DEMO_VARS)
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/summary.yml
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/verify_spread.yml -e verify_spread_min_azs=2
+	@VENV=$(VENV) scripts/local-aws.sh urls | while read -r name url; do \
+	  echo "$$name serves the task manager at $$url/  (who answered: $$url/instance)"; done
 
 .PHONY: teardown
-teardown: venv ## Remove everything site.yml created, then audit for leftovers
+teardown: venv ## Remove everything site.yml created, audit for leftovers, stop the local emulator and data plane
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/teardown.yml
+	@if [[ -z "$${AWS_ENDPOINT_URL:-}" ]]; then VENV=$(VENV) scripts/local-aws.sh stop; fi
 
 .PHONY: serve
 serve: venv ## Run the web app locally under gunicorn (PORT, DATABASE_URL, TASKMANAGER_INSTANCE_ID)
@@ -120,6 +137,10 @@ test-stress: venv ## stress role on localhost
 test-fleet: venv webapp-dist ## molecule fleet scenario + fleet pytest
 	VENV=$(VENV) scripts/test-fleet.sh
 
+.PHONY: test-dataplane
+test-dataplane: venv webapp-dist dataplane-deps ## Local data plane: emulator fixes, HAProxy + app processes serving the fleet
+	VENV=$(VENV) scripts/test-dataplane.sh
+
 .PHONY: test-ecs
 test-ecs: venv ## molecule ecs_ha scenario + ECS tests
 	VENV=$(VENV) scripts/test-ecs.sh
@@ -128,7 +149,7 @@ test-ecs: venv ## molecule ecs_ha scenario + ECS tests
 .PHONY: test
 test: venv system-deps ## Everything CI runs
 	$(MAKE) -k lint changelog-lint sanity units \
-		test-foundation test-webapp test-spread test-stress test-fleet test-ecs
+		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane
 	@echo "make test: all gates passed"
 
 # ---------------------------------------------------------------- benchmarks (not part of make test)

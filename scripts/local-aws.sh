@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Start, stop or inspect the local AWS emulator (moto in server mode).
+# Start, stop or inspect the local AWS emulator (moto in server mode, with this project's
+# fixes: localaws/emulator.py) and its data plane (localaws/dataplane.py: HAProxy as the ALB,
+# real web app processes as the instances).
 #
-#   scripts/local-aws.sh start|stop|status|env
+#   scripts/local-aws.sh start|stop|status|env|urls
+#   scripts/local-aws.sh freeze-az eu-north-1a | thaw-az eu-north-1a
 #
-# LOCAL_AWS_PORT (default 5555) picks the port; state (pid file, log) lives in
-# .state/local-aws-<port>/. `start` is idempotent: a healthy emulator started by this
-# project on that port is reused; a port held by anything else is refused.
+# LOCAL_AWS_PORT (default 5555) picks the port; state (pid files, logs, the listener map,
+# each instance's files) lives in .state/local-aws-<port>/. `start` is idempotent: a healthy
+# emulator started by this project on that port is reused; a port held by anything else is
+# refused. LOCAL_AWS_DATAPLANE=off starts the emulator alone (configuration-only tests);
+# LOCAL_AWS_TIME_SCALE=N divides every data-plane interval by N (tests, demos).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,22 +21,106 @@ STATE_DIR=.state/local-aws-${PORT}
 PID_FILE=${STATE_DIR}/moto.pid
 LOG_FILE=${STATE_DIR}/moto.log
 URL="http://${HOST}:${PORT}"
+DP_DIR=${STATE_DIR}/dataplane
+DP_PID_FILE=${STATE_DIR}/dataplane.pid
+DP_LOG_FILE=${STATE_DIR}/dataplane.log
+DATAPLANE=${LOCAL_AWS_DATAPLANE:-on}
+REGION=${LOCAL_AWS_REGION:-eu-north-1}
+PY="${VENV}/bin/python"
 
 healthy() {
   # moto serves its dashboard at /moto-api/ (cheap, unlike data.json, which dumps every
   # resource); anything else on the port does not answer with it.
-  curl -fsS --max-time 5 "${URL}/moto-api/" 2>/dev/null | grep -q "<title>Moto"
+  # (read the whole page first: grep -q closing the pipe early would fail curl under pipefail)
+  local page
+  page=$(curl -fsS --max-time 5 "${URL}/moto-api/" 2>/dev/null) && [[ ${page} == *"<title>Moto"* ]]
 }
 
 port_busy() {
   (exec 3<>"/dev/tcp/${HOST}/${PORT}") 2>/dev/null
 }
 
-our_pid() {
-  [[ -f ${PID_FILE} ]] || return 1
+pid_of() {
+  [[ -f $1 ]] || return 1
   local pid
-  pid=$(<"${PID_FILE}")
+  pid=$(<"$1")
   [[ -n ${pid} ]] && kill -0 "${pid}" 2>/dev/null && echo "${pid}"
+}
+
+our_pid() { pid_of "${PID_FILE}"; }
+
+# terminate PID TRIES: SIGTERM, up to TRIES x 0.1 s to exit, then SIGKILL.
+terminate() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 "$2"); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$1" 2>/dev/null || true
+}
+
+dataplane_ready() { grep -q '"running": true' "${DP_DIR}/status.json" 2>/dev/null; }
+
+# wait_started NAME PID_FILE LOG_FILE READY_COMMAND TRIES PAUSE: until READY_COMMAND succeeds,
+# failing (with the log's tail) when the process exits or the tries run out.
+wait_started() {
+  local name=$1 pid_file=$2 log_file=$3 ready=$4 tries=$5 pause=$6
+  for _ in $(seq 1 "${tries}"); do
+    "${ready}" && return 0
+    if ! kill -0 "$(<"${pid_file}")" 2>/dev/null; then
+      echo "ERROR: the ${name} exited at start; see ${log_file}:" >&2
+      tail -n 20 "${log_file}" >&2
+      rm -f "${pid_file}"
+      return 1
+    fi
+    sleep "${pause}"
+  done
+  echo "ERROR: the ${name} did not get ready in time; see ${log_file}" >&2
+  return 1
+}
+
+# Every process of the data plane (daemon, HAProxy, instance processes) names its state folder.
+dataplane_pids() { pgrep -f -- "$(realpath -m "${DP_DIR}")" || true; }
+
+start_dataplane() {
+  local pid
+  if pid=$(pid_of "${DP_PID_FILE}"); then
+    echo "local data plane already running (pid ${pid})"
+    return 0
+  fi
+  mkdir -p "${DP_DIR}"
+  # A new data plane starts with every AZ up and no status of an earlier run.
+  rm -f "${DP_DIR}/status.json" "${DP_DIR}/frozen-azs.json"
+  AWS_ENDPOINT_URL=${URL} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+    AWS_REGION=${REGION} AWS_DEFAULT_REGION=${REGION} \
+    nohup "${PY}" -m localaws.dataplane --emulator-port "${PORT}" --state-dir "$(realpath -m "${DP_DIR}")" \
+    >>"${DP_LOG_FILE}" 2>&1 </dev/null &
+  echo $! >"${DP_PID_FILE}"
+  wait_started "local data plane" "${DP_PID_FILE}" "${DP_LOG_FILE}" dataplane_ready 100 0.1 || return 1
+  echo "local data plane started (pid $(<"${DP_PID_FILE}"), log ${DP_LOG_FILE}, time scale ${LOCAL_AWS_TIME_SCALE:-1})"
+}
+
+stop_dataplane() {
+  local pid left
+  if pid=$(pid_of "${DP_PID_FILE}"); then
+    terminate "${pid}" 100
+    echo "local data plane stopped (pid ${pid})"
+  fi
+  rm -f "${DP_PID_FILE}"
+  # Whatever a killed daemon left behind: HAProxy and instance processes.
+  left=$(dataplane_pids)
+  if [[ -n ${left} ]]; then
+    # shellcheck disable=SC2086
+    kill -9 ${left} 2>/dev/null || true
+    sleep 0.2
+  fi
+  left=$(dataplane_pids)
+  if [[ -n ${left} ]]; then
+    echo "ERROR: data-plane processes still running: ${left}" >&2
+    return 1
+  fi
+  [[ -d ${DP_DIR} ]] && echo "no data-plane process left (pgrep -f ${DP_DIR}: none)"
+  return 0
 }
 
 start() {
@@ -39,6 +128,7 @@ start() {
   if pid=$(our_pid); then
     if healthy; then
       echo "local AWS emulator already running: ${URL} (pid ${pid})"
+      [[ ${DATAPLANE} == off ]] || start_dataplane
       return 0
     fi
   fi
@@ -47,37 +137,26 @@ start() {
     echo "       Stop it, or choose another port: LOCAL_AWS_PORT=<port> make ..." >&2
     return 1
   fi
-  mkdir -p "${STATE_DIR}"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "${VENV}/bin/moto_server" -H "${HOST}" -p "${PORT}" \
+  mkdir -p "${STATE_DIR}" "${DP_DIR}"
+  local health=""
+  [[ ${DATAPLANE} == off ]] || health=$(realpath -m "${DP_DIR}/health.json")
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true LOCAL_AWS_HEALTH_FILE=${health} \
+    nohup "${PY}" -m localaws.emulator -H "${HOST}" -p "${PORT}" \
     >"${LOG_FILE}" 2>&1 </dev/null &
   echo $! >"${PID_FILE}"
-  for _ in $(seq 1 100); do
-    if healthy; then
-      echo "local AWS emulator started: ${URL} (pid $(<"${PID_FILE}"), log ${LOG_FILE})"
-      return 0
-    fi
-    if ! kill -0 "$(<"${PID_FILE}")" 2>/dev/null; then
-      echo "ERROR: the emulator exited at start; see ${LOG_FILE}:" >&2
-      tail -n 20 "${LOG_FILE}" >&2
-      rm -f "${PID_FILE}"
-      return 1
-    fi
-    sleep 0.2
-  done
-  echo "ERROR: the emulator did not answer on ${URL} within 20 s; see ${LOG_FILE}" >&2
-  stop
-  return 1
+  if ! wait_started "emulator" "${PID_FILE}" "${LOG_FILE}" healthy 100 0.2; then
+    stop
+    return 1
+  fi
+  echo "local AWS emulator started: ${URL} (pid $(<"${PID_FILE}"), log ${LOG_FILE})"
+  [[ ${DATAPLANE} == off ]] || start_dataplane
 }
 
 stop() {
   local pid
+  stop_dataplane
   if pid=$(our_pid); then
-    kill "${pid}"
-    for _ in $(seq 1 50); do
-      kill -0 "${pid}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "${pid}" 2>/dev/null || true
+    terminate "${pid}" 50
     echo "local AWS emulator stopped (pid ${pid})"
   else
     echo "local AWS emulator not running on port ${PORT}"
@@ -88,7 +167,8 @@ stop() {
 status() {
   local pid
   if pid=$(our_pid) && healthy; then
-    echo "running: ${URL} (pid ${pid})"
+    echo "emulator: running: ${URL} (pid ${pid})"
+    "${PY}" -m localaws.ctl --state-dir "${DP_DIR}" status || true
   else
     echo "not running on port ${PORT}"
     return 3
@@ -100,5 +180,7 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   env) echo "export AWS_ENDPOINT_URL=${URL}" ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  urls) "${PY}" -m localaws.ctl --state-dir "${DP_DIR}" urls ;;
+  freeze-az | thaw-az) "${PY}" -m localaws.ctl --state-dir "${DP_DIR}" "$1" "${2:?usage: $0 $1 AZ}" ;;
+  *) echo "usage: $0 start|stop|status|env|urls|freeze-az AZ|thaw-az AZ" >&2; exit 2 ;;
 esac

@@ -3,9 +3,14 @@
 # Chromium + ChromeDriver (browser test), stress-ng (stress role), cloud-init and shellcheck
 # (user data validation), wrk and hey (benchmarks), nginx, rsync, curl.
 # Installs only what is missing; needs root (or sudo).
+#   scripts/system-deps.sh            # everything the tests use
+#   scripts/system-deps.sh dataplane  # only what the local data plane runs (make demo)
 set -euo pipefail
 
 PACKAGES=(haproxy nginx stress-ng mariadb-server chromium chromium-driver cloud-init shellcheck wrk hey rsync curl)
+if [[ ${1:-} == dataplane ]]; then
+  PACKAGES=(haproxy curl)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

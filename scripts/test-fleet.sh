@@ -10,6 +10,9 @@ VENV=${VENV:-.venv}
 VENV_BIN=$(cd "${VENV}/bin" && pwd)
 export PATH="${VENV_BIN}:${PATH}"
 export LOCAL_AWS_PORT=${FLEET_AWS_PORT:-5012}
+# Configuration, idempotence and teardown: the emulator alone (the serving fleet is
+# scripts/test-dataplane.sh's job).
+export LOCAL_AWS_DATAPLANE=off
 export AWS_ENDPOINT_URL="http://127.0.0.1:${LOCAL_AWS_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=eu-north-1 AWS_DEFAULT_REGION=eu-north-1

@@ -9,6 +9,8 @@ VENV=${VENV:-.venv}
 export VENV
 # A port of its own, so that `make test` runs beside a `make demo` emulator on 5555.
 export LOCAL_AWS_PORT=${FOUNDATION_AWS_PORT:-5010}
+# The foundation serves nothing: the emulator alone, without its data plane.
+export LOCAL_AWS_DATAPLANE=off
 export PATH=${PWD}/${VENV}/bin:${PATH}
 export ANSIBLE_CONFIG=${PWD}/ansible.cfg
 export AWS_ENDPOINT_URL=http://127.0.0.1:${LOCAL_AWS_PORT}

@@ -123,3 +123,12 @@ def test_fast_path_matches_the_flask_view(make_app):
     assert head.status_code == 200 and head.data == b""
     assert int(head.headers["Content-Length"]) == len("Du er koblet til instans: i-fast\n")
     assert client.post("/instance").status_code == 405
+
+
+def test_page_footer_names_the_serving_instance_and_zone(make_app):
+    client = make_app(environ={"TASKMANAGER_INSTANCE_ID": "i-0footer", "TASKMANAGER_AZ": "eu-north-1b"}).test_client()
+    english = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'data-instance-id="i-0footer"' in english
+    assert "Served by instance i-0footer in eu-north-1b" in english
+    norsk = client.get("/", headers={"Accept-Language": "nb"}).get_data(as_text=True)
+    assert "Svart av instans i-0footer i eu-north-1b" in norsk

@@ -48,7 +48,10 @@ while IFS='=' read -r name parameter; do
     printf '%s=%s\n' "${name}" "${value}" >>"${tmp_env}"
     log "read ${name} from SSM parameter ${parameter}"
   else
-    log "WARNING: cannot read SSM parameter ${parameter}; ${name} left unset"
+    # The app cannot run without its secrets: fail the boot (the instance never turns healthy,
+    # and the Auto Scaling group replaces it) instead of starting half configured.
+    log "ERROR: cannot read SSM parameter ${parameter} for ${name}; not starting the web app"
+    exit 1
   fi
 done <"${conf_dir}/secret-parameters"
 install -m 0640 -o root -g taskmanager "${tmp_env}" "${env_file}"

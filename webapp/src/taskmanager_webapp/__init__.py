@@ -55,7 +55,12 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
-    app.jinja_env.globals.update(t=i18n.t, lang=i18n.language, languages=i18n.LANGUAGES)
+    app.jinja_env.globals.update(
+        t=i18n.t,
+        lang=i18n.language,
+        languages=i18n.LANGUAGES,
+        served_by=app.extensions["taskmanager_identity"].get,  # the page footer: who served it
+    )
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

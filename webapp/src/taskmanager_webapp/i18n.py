@@ -12,6 +12,7 @@ ALIASES = {"no": "nb", "nn": "nb", "nb-no": "nb", "no-no": "nb"}
 STRINGS = {
     "nb": {
         "app_title": "Oppgavestyring",
+        "served_by": "Svart av instans {id} i {zone}",
         "tasks": "Oppgaver",
         "new_task": "Ny oppgave",
         "edit_task": "Rediger oppgave",
@@ -60,6 +61,7 @@ STRINGS = {
     },
     "en": {
         "app_title": "Task manager",
+        "served_by": "Served by instance {id} in {zone}",
         "tasks": "Tasks",
         "new_task": "New task",
         "edit_task": "Edit task",

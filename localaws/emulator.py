@@ -1,0 +1,169 @@
+"""The local AWS emulator: moto in server mode, with the fixes this project's stack depends on.
+
+    python -m localaws.emulator -H 127.0.0.1 -p 5555
+
+This module is the one named seam between moto and AWS. Each fix below changes moto's behaviour
+where it departs from AWS in a way the stack (or the data plane) depends on; it is applied when
+the emulator starts, never by editing site-packages, and each has a test in tests/dataplane/.
+
+1. Auto Scaling places instances across the group's subnets, balanced by AZ (AWS launches each
+   new instance in the AZ that has the fewest). moto puts every instance in the first subnet.
+2. Terminated instances leave their target groups (moto keeps them registered when the Auto
+   Scaling API terminates them).
+3. A load balancer's DNS name is a loopback address of its own, derived from its name and the
+   emulator's port, so ``http://<DNSName>/`` reaches the data plane's HAProxy exactly as a real
+   ALB's DNS name reaches the ALB. The same name gives the same address on every run.
+4. DescribeTargetHealth answers with the health the data plane measures (file named by
+   ``LOCAL_AWS_HEALTH_FILE``), not moto's constant ``healthy``. Without a data plane, moto's
+   answer stands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zlib
+from collections import Counter
+
+ENV_HEALTH_FILE = "LOCAL_AWS_HEALTH_FILE"
+
+
+def port_octet(port: int) -> int:
+    """Second octet of every loopback address this emulator hands out (1..250)."""
+    return port % 250 + 1
+
+
+def load_balancer_address(name: str, port: int, taken: set[str] | None = None) -> str:
+    """127.<port octet>.254.<from the name>: stable for a name, distinct from instances' addresses."""
+    taken = taken or set()
+    start = zlib.crc32(name.encode()) % 250
+    for step in range(250):
+        address = f"127.{port_octet(port)}.254.{(start + step) % 250 + 1}"
+        if address not in taken:
+            return address
+    raise RuntimeError("no loopback address left for another load balancer")
+
+
+def _balanced_subnets(group, count: int) -> list[str | None]:
+    """The subnet of each of `count` new instances, the AZ with the fewest instances first."""
+    subnet_ids = [s for s in (group.vpc_zone_identifier or "").split(",") if s]
+    if not subnet_ids:
+        return [None] * count
+    ec2 = group.autoscaling_backend.ec2_backend
+    zone_of = {s: ec2.get_subnet(s).availability_zone for s in subnet_ids}
+    zones = list(dict.fromkeys(zone_of.values()))
+    per_zone = Counter({zone: 0 for zone in zones})
+    for state in group.instance_states:
+        if state.instance.state in ("pending", "running", "stopped", "stopping"):
+            per_zone[state.instance.availability_zone] += 1
+    chosen = []
+    for _instance in range(count):
+        zone = min(zones, key=lambda z: (per_zone[z], zones.index(z)))
+        per_zone[zone] += 1
+        chosen.append(next(s for s in subnet_ids if zone_of[s] == zone))
+    return chosen
+
+
+def _read_health() -> dict:
+    path = os.environ.get(ENV_HEALTH_FILE)
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def apply_fixes(port: int) -> None:
+    """Patch moto's models in this process (the server's backends are created lazily, after)."""
+    from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, elbv2_backends
+
+    # 1. Balanced by AZ: launch one instance at a time, each in the emptiest AZ's subnet.
+    original_replace = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+    def replace_balanced(self, count_needed, propagated_tags):
+        subnets = _balanced_subnets(self, count_needed)
+        if subnets[0] is None:
+            return original_replace(self, count_needed, propagated_tags)
+        all_subnets = self.vpc_zone_identifier
+        try:
+            for subnet in subnets:
+                self.vpc_zone_identifier = subnet
+                original_replace(self, 1, dict(propagated_tags))
+        finally:
+            self.vpc_zone_identifier = all_subnets
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_balanced
+
+    # 2. Terminated instances leave their target groups.
+    original_terminate = AutoScalingBackend.terminate_instance
+
+    def terminate_and_deregister(self, instance_id, should_decrement):
+        activity = original_terminate(self, instance_id, should_decrement)
+        elbv2_backends[self.account_id][self.region_name].notify_terminate_instances([instance_id])
+        return activity
+
+    AutoScalingBackend.terminate_instance = terminate_and_deregister
+
+    # 3. DNS name = a loopback address of the load balancer's own.
+    original_create_lb = ELBv2Backend.create_load_balancer
+
+    def create_load_balancer(self, *args, **kwargs):
+        lb = original_create_lb(self, *args, **kwargs)
+        taken = {other.dns_name for other in self.load_balancers.values() if other is not lb}
+        lb.dns_name = load_balancer_address(lb.name, port, taken)
+        return lb
+
+    ELBv2Backend.create_load_balancer = create_load_balancer
+
+    # 4. Target health as the data plane measures it.
+    original_health = ELBv2Backend.describe_target_health
+
+    def describe_target_health(self, target_group_arn, targets):
+        answers = original_health(self, target_group_arn, targets)
+        measured = _read_health().get(target_group_arn)
+        if measured is None:
+            return answers
+        result = []
+        for answer in answers:
+            if answer.status in ("unused", "draining", "unavailable"):
+                result.append(answer)
+                continue
+            seen = measured.get(f"{answer.instance_id}:{answer.port}") or {
+                "state": "initial",
+                "reason": "Elb.RegistrationInProgress",
+                "description": "Target registration is in progress",
+            }
+            result.append(
+                FakeHealthStatus(
+                    answer.instance_id,
+                    answer.port,
+                    answer.health_check_port,
+                    seen["state"],
+                    seen.get("reason"),
+                    seen.get("description"),
+                )
+            )
+        return result
+
+    ELBv2Backend.describe_target_health = describe_target_health
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    port = 5000
+    for flag in ("-p", "--port"):
+        if flag in argv:
+            port = int(argv[argv.index(flag) + 1])
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    apply_fixes(port)
+    from moto.server import main as moto_main
+
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The emulator fixes of localaws/emulator.py, each against the real moto server it patches."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from localaws.emulator import load_balancer_address, port_octet
+
+
+@pytest.fixture(scope="module")
+def network(emulator):
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{n}.0/24", AvailabilityZone=f"eu-north-1{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in ((1, "a"), (2, "b"), (3, "c"))
+    ]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(
+        LaunchTemplateName="fix-test", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
+    )
+    return {"vpc": vpc, "subnets": subnets}
+
+
+def make_group(emulator, name: str, subnets: list[str], desired: int, **extra) -> list[dict]:
+    """An Auto Scaling group of the test launch template; returns its instances."""
+    autoscaling = emulator.client("autoscaling")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": "fix-test"},
+        MinSize=0,
+        MaxSize=9,
+        DesiredCapacity=desired,
+        VPCZoneIdentifier=",".join(subnets),
+        **extra,
+    )
+    return autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["Instances"]
+
+
+def zones_of(emulator, group: str) -> Counter:
+    asg = emulator.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    return Counter(i["AvailabilityZone"] for i in asg["AutoScalingGroups"][0]["Instances"])
+
+
+def test_auto_scaling_balances_instances_over_the_groups_azs(emulator, network):
+    autoscaling = emulator.client("autoscaling")
+    make_group(emulator, "spread-test", network["subnets"], 5)
+    assert sorted(zones_of(emulator, "spread-test").values()) == [1, 2, 2]
+    autoscaling.set_desired_capacity(AutoScalingGroupName="spread-test", DesiredCapacity=6)
+    assert set(zones_of(emulator, "spread-test").values()) == {2}
+    # The EC2 API agrees: each instance sits in a subnet of its AZ.
+    ec2 = emulator.client("ec2")
+    described = ec2.describe_instances(Filters=[{"Name": "tag:aws:autoscaling:groupName", "Values": ["spread-test"]}])
+    subnet_zone = {
+        s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=network["subnets"])["Subnets"]
+    }
+    for reservation in described["Reservations"]:
+        for instance in reservation["Instances"]:
+            assert subnet_zone[instance["SubnetId"]] == instance["Placement"]["AvailabilityZone"]
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName="spread-test", ForceDelete=True)
+
+
+def test_a_replacement_goes_to_the_az_that_lost_an_instance(emulator, network):
+    autoscaling = emulator.client("autoscaling")
+    instances = make_group(emulator, "refill-test", network["subnets"][:2], 2)
+    in_b = next(i for i in instances if i["AvailabilityZone"] == "eu-north-1b")["InstanceId"]
+    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=in_b, ShouldDecrementDesiredCapacity=False)
+    assert zones_of(emulator, "refill-test") == Counter({"eu-north-1a": 1, "eu-north-1b": 1})
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName="refill-test", ForceDelete=True)
+
+
+def test_terminated_instances_leave_their_target_groups(emulator, network):
+    elbv2, autoscaling = emulator.client("elbv2"), emulator.client("autoscaling")
+    group = elbv2.create_target_group(Name="leave-test", Protocol="HTTP", Port=80, VpcId=network["vpc"])
+    arn = group["TargetGroups"][0]["TargetGroupArn"]
+    make_group(emulator, "leave-test", network["subnets"][:2], 2, TargetGroupARNs=[arn])
+    before = {d["Target"]["Id"] for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]}
+    victim = sorted(before)[0]
+    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=False)
+    after = {d["Target"]["Id"] for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]}
+    assert victim not in after
+    assert len(after) == 2  # the replacement is registered
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName="leave-test", ForceDelete=True)
+    elbv2.delete_target_group(TargetGroupArn=arn)
+
+
+def test_load_balancer_dns_name_is_a_stable_loopback_address(emulator, network):
+    elbv2 = emulator.client("elbv2")
+    first = elbv2.create_load_balancer(Name="dns-test", Subnets=network["subnets"][:2])["LoadBalancers"][0]
+    other = elbv2.create_load_balancer(Name="dns-other", Subnets=network["subnets"][:2])["LoadBalancers"][0]
+    assert re.fullmatch(rf"127\.{port_octet(emulator.port)}\.254\.\d+", first["DNSName"])
+    assert first["DNSName"] == load_balancer_address("dns-test", emulator.port)
+    assert other["DNSName"] != first["DNSName"]
+    elbv2.delete_load_balancer(LoadBalancerArn=first["LoadBalancerArn"])
+    again = elbv2.create_load_balancer(Name="dns-test", Subnets=network["subnets"][:2])["LoadBalancers"][0]
+    assert again["DNSName"] == first["DNSName"]  # same name, same address, run after run
+    for lb in (again, other):
+        elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+
+
+def test_without_a_data_plane_target_health_is_motos(emulator, network):
+    """With the data plane off, DescribeTargetHealth answers as moto does (tests/dataplane/
+    test_dataplane.py shows the measured states once the data plane runs)."""
+    elbv2, ec2 = emulator.client("elbv2"), emulator.client("ec2")
+    arn = elbv2.create_target_group(Name="health-test", Protocol="HTTP", Port=80, VpcId=network["vpc"])["TargetGroups"][
+        0
+    ]["TargetGroupArn"]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ids = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2, SubnetId=network["subnets"][0])["Instances"]
+    ]
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i, "Port": 80} for i in ids])
+    states = {
+        d["Target"]["Id"]: d["TargetHealth"]["State"]
+        for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    }
+    assert states == dict.fromkeys(ids, "healthy")  # this emulator runs without a data plane: moto's answer
+    ec2.terminate_instances(InstanceIds=ids)
+    elbv2.delete_target_group(TargetGroupArn=arn)

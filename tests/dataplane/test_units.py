@@ -1,0 +1,62 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure pieces of the data plane, and the HAProxy configuration checked by haproxy itself."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import re
+import subprocess
+from pathlib import Path
+
+from localaws.emulator import load_balancer_address
+from localaws.haproxy import Backend, Frontend, HealthCheck, Paths, Server, matcher_regex, render
+from localaws.instances import decode_user_data, instance_address, parse_env
+
+
+def test_matcher_codes_become_an_exact_status_regex():
+    assert matcher_regex("200") == "^(200)$"
+    assert matcher_regex("200,302") == "^(200|302)$"
+    pattern = re.compile(matcher_regex("200-204"))
+    assert pattern.match("204") and not pattern.match("205") and not pattern.match("2000")
+
+
+def test_instance_address_follows_the_private_ip_within_the_emulators_range():
+    assert instance_address("10.0.2.37", 56, 1) == "127.56.2.37"
+    assert instance_address(None, 56, 3) == "127.56.200.4"
+
+
+def test_load_balancer_addresses_are_stable_and_avoid_taken_ones():
+    first = load_balancer_address("TaskManagerALB", 5555)
+    assert first == load_balancer_address("TaskManagerALB", 5555)
+    assert load_balancer_address("TaskManagerALB", 5555, {first}) != first
+    assert load_balancer_address("TaskManagerALB", 5012).split(".")[1] != first.split(".")[1]
+
+
+def test_environment_files_parse_like_the_shell():
+    text = "# comment\nA='x y'\nB=plain\nEMPTY=\n\nC=\"q\"\n"
+    assert parse_env(text) == {"A": "x y", "B": "plain", "EMPTY": "", "C": "q"}
+
+
+def test_user_data_may_be_gzipped():
+    text = "#cloud-config\nwrite_files: []\n"
+    assert decode_user_data(base64.b64encode(text.encode()).decode()) == text
+    assert decode_user_data(base64.b64encode(gzip.compress(text.encode())).decode()) == text
+
+
+def test_rendered_configuration_is_valid_and_new_targets_start_out_of_rotation(tmp_path: Path):
+    check = HealthCheck(path="/health", interval_ms=2000, timeout_ms=1000, healthy=2, unhealthy=3, matcher="200-299")
+    backends = [Backend("TaskManagerTG", check, [Server("i-1_80", "127.9.1.1", 80), Server("i-2_80", "127.9.1.2", 80)])]
+    frontends = [
+        Frontend("TaskManagerALB_80", "127.9.254.9", 80, "TaskManagerTG"),
+        Frontend("TaskManagerALB_8443", "127.9.254.9", 8443, None, redirect=True),
+    ]
+    text = render(frontends, backends, {("TaskManagerTG", "i-2_80")}, Paths(tmp_path))
+    assert "server i-1_80 127.9.1.1:80 check\n" in text
+    assert "server i-2_80 127.9.1.2:80 check disabled" in text
+    assert "default-server inter 2000ms fastinter 1000ms rise 2 fall 3" in text
+    assert "retries 0" in text
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text)
+    checked = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
