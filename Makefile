@@ -88,6 +88,11 @@ demo: venv webapp-dist local-aws-start ## Build the stack on the local emulator,
 	@VENV=$(VENV) scripts/local-aws.sh urls | while read -r name url; do \
 	  echo "$$name serves the task manager at $$url/  (who answered: $$url/instance)"; done
 
+.PHONY: failover
+failover: venv webapp-dist local-aws-start ## ECS failover test on the local stack: stop an instance under load, print the report
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml -e taskmanager_build_fleet=false
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/failover_test.yml $(FAILOVER_VARS)
+
 .PHONY: teardown
 teardown: venv ## Remove everything site.yml created, audit for leftovers, stop the local emulator and data plane
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/teardown.yml

@@ -48,6 +48,17 @@ def status_text(status: dict) -> str:
             lines.append(f"      {target['id']}:{target['port']}  {target['address']}  {target['state']}{reason}")
         if not group["targets"]:
             lines.append("      no targets")
+    if status.get("services"):
+        lines.append("  ECS services (tasks as the data plane runs them):")
+    for service in status.get("services", []) or []:
+        blocked = f"  ({service['blocked']})" if service.get("blocked") else ""
+        lines.append(
+            f"    {service['cluster']}/{service['service']}: desired {service['desired']}, "
+            f"running {service['running']},"
+            f" healthy {service['healthy']}{blocked}"
+        )
+        for task in service["tasks"]:
+            lines.append(f"      task {task['task']}  {task['az']}  {task['instance_id']}:{task['host_port']}")
     return "\n".join(lines)
 
 

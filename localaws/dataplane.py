@@ -32,9 +32,10 @@ from pathlib import Path
 import boto3
 from botocore.config import Config as BotoConfig
 
+from .ecs import EcsAgent
 from .emulator import port_octet
 from .haproxy import Backend, Frontend, HAProxy, HealthCheck, Server, safe
-from .instances import Instance
+from .instances import Instance, unpack_wheel
 
 log = logging.getLogger("localaws.dataplane")
 
@@ -97,6 +98,7 @@ class DataPlane:
         self.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-north-1"
         config = BotoConfig(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=10)
         session = boto3.session.Session(region_name=self.region)
+        self.session, self.boto_config = session, config
         self.ec2 = session.client("ec2", config=config)
         self.elbv2 = session.client("elbv2", config=config)
         self.autoscaling = session.client("autoscaling", config=config)
@@ -111,6 +113,8 @@ class DataPlane:
         self.replaced: set[str] = set()
         self._previous: dict[str, dict[str, Server]] = {}  # target group ARN -> servers in rotation
         self._delays: dict[str, float] = {}  # target group ARN -> deregistration delay (scaled)
+        self._target_states: dict[tuple[str, str], str] = {}  # (target group ARN, "<id>_<port>") -> state
+        self.ecs_agent = EcsAgent(self)
         self.wheel_lock = threading.Lock()
         self._fallback = 0
         self._stop = threading.Event()
@@ -118,6 +122,10 @@ class DataPlane:
     def next_fallback(self) -> int:
         self._fallback += 1
         return self._fallback
+
+    def install_wheel(self, bucket: str, key: str) -> Path:
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return unpack_wheel(body, self.state_dir / "wheels", self.wheel_lock)
 
     def scaled(self, seconds: float) -> float:
         return seconds / self.time_scale
@@ -144,13 +152,14 @@ class DataPlane:
         self._stop.set()
 
     def shutdown(self) -> None:
+        self.ecs_agent.shutdown()
         for instance in list(self.instances.values()):
             instance.stop()
         self.instances.clear()
         self.haproxy.stop()
         (self.state_dir / HEALTH_FILE).unlink(missing_ok=True)
         status = read_json(self.state_dir / STATUS_FILE, {})
-        status.update({"running": False, "instances": [], "listeners": [], "target_groups": []})
+        status.update({"running": False, "instances": [], "listeners": [], "target_groups": [], "services": []})
         write_json(self.state_dir / STATUS_FILE, status)
         log.info("data plane stopped: every instance process ended, HAProxy stopped")
 
@@ -160,7 +169,17 @@ class DataPlane:
         frozen = set(read_json(self.state_dir / FROZEN_FILE, []))
         for instance in self.instances.values():
             instance.set_frozen(instance.az in frozen)
+        try:
+            services = self.ecs_agent.reconcile(described, frozen, self._target_states)
+        except Exception:  # noqa: BLE001 - ECS trouble must not keep the load balancers from serving
+            log.exception("ECS reconcile failed; retried on the next pass")
+            services = []
         listeners, groups = self._reconcile_load_balancers(described)
+        self._target_states = {
+            (group["arn"], f"{target['id']}_{target['port']}"): target["state"]
+            for group in groups
+            for target in group["targets"]
+        }
         self._asg_health_checks(described, groups)
         write_json(
             self.state_dir / STATUS_FILE,
@@ -173,6 +192,7 @@ class DataPlane:
                 "listeners": listeners,
                 "instances": [i.summary() for i in sorted(self.instances.values(), key=lambda i: (i.az, i.id))],
                 "target_groups": groups,
+                "services": services,
             },
         )
 

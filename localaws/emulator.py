@@ -16,6 +16,12 @@ the emulator starts, never by editing site-packages, and each has a test in test
 4. DescribeTargetHealth answers with the health the data plane measures (file named by
    ``LOCAL_AWS_HEALTH_FILE``), not moto's constant ``healthy``. Without a data plane, moto's
    answer stands.
+5. With a data plane, an ECS service's running count is the number of its RUNNING tasks (the
+   data plane starts them with group ``service:<name>``), not moto's copy of the desired count.
+6. An ECS task stays RUNNING until it is stopped (moto moves it one step towards STOPPED each
+   time it is described).
+7. A target group holds a target per instance *and port* (moto keys targets by ID alone, so two
+   ECS tasks on one instance, on two dynamic host ports, would be one target).
 """
 
 from __future__ import annotations
@@ -76,10 +82,62 @@ def _read_health() -> dict:
         return {}
 
 
+def _targets_by_id_and_port(target_group_class, health_class) -> None:
+    """Key a target group's targets by "<id>:<port>" (moto keys them by ID)."""
+    from moto.elbv2.exceptions import InvalidTargetError, TargetNotRunning
+
+    def key(group, target):
+        return f"{target['Id']}:{target.get('Port', group.port)}"
+
+    def register(self, targets):
+        for target in targets:
+            instance = self.ec2_backend.get_instance_by_id(target["Id"])
+            if instance and instance.state != "running":
+                raise TargetNotRunning(instance_id=target["Id"])
+            self.targets[key(self, target)] = {"Id": target["Id"], "Port": target.get("Port", self.port)}
+            self.deregistered_targets.pop(key(self, target), None)
+
+    def deregister(self, targets):
+        for target in targets:
+            found = self.targets.pop(key(self, target), None)
+            if not found:
+                raise InvalidTargetError()
+            self.deregistered_targets[key(self, target)] = found
+
+    def deregister_terminated_instances(self, instance_ids):
+        for name in [k for k, t in self.targets.items() if t["Id"] in instance_ids]:
+            self.terminated_targets[name] = self.targets.pop(name)
+
+    def health_for(self, target, ec2_backend):
+        name, port = key(self, target), target.get("Port", self.port)
+        if name in self.targets:
+            instance = ec2_backend.get_instance_by_id(target["Id"]) if target["Id"].startswith("i-") else None
+            if instance and instance.state == "stopped":
+                reason = ("Target.InvalidState", "Target is in the stopped state")
+                return health_class(target["Id"], port, self.health_check_port, "unused", *reason)
+            return health_class(target["Id"], port, self.health_check_port, "healthy")
+        if name in self.terminated_targets:
+            return health_class(
+                target["Id"],
+                port,
+                self.health_check_port,
+                "draining",
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            )
+        reason = ("Target.NotRegistered", "Target is not registered to the target group")
+        return health_class(target["Id"], port, self.health_check_port, "unused", *reason)
+
+    target_group_class.register = register
+    target_group_class.deregister = deregister
+    target_group_class.deregister_terminated_instances = deregister_terminated_instances
+    target_group_class.health_for = health_for
+
+
 def apply_fixes(port: int) -> None:
     """Patch moto's models in this process (the server's backends are created lazily, after)."""
     from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
-    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, elbv2_backends
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
     # 1. Balanced by AZ: launch one instance at a time, each in the emptiest AZ's subnet.
     original_replace = FakeAutoScalingGroup.replace_autoscaling_group_instances
@@ -150,6 +208,35 @@ def apply_fixes(port: int) -> None:
         return result
 
     ELBv2Backend.describe_target_health = describe_target_health
+
+    # 7. Targets are (ID, port) pairs.
+    _targets_by_id_and_port(FakeTargetGroup, FakeHealthStatus)
+
+    # 6. Tasks stay RUNNING until StopTask (no automatic transitions).
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
+
+    # 5. ECS service counts from the tasks that run.
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original_describe_services = EC2ContainerServiceBackend.describe_services
+
+    def describe_services(self, cluster_str, service_names_or_arns):
+        services, failures = original_describe_services(self, cluster_str, service_names_or_arns)
+        if not os.environ.get(ENV_HEALTH_FILE):
+            return services, failures
+        for service in services:
+            tasks = self.tasks.get(service.cluster_name, {}).values()
+            running = sum(1 for t in tasks if t.group == f"service:{service.name}" and t.desired_status == "RUNNING")
+            service.running_count, service.pending_count = running, 0
+            for deployment in service.deployments:
+                deployment.update(runningCount=running, pendingCount=0)
+                done = running >= service.desired_count
+                deployment["rolloutState"] = "COMPLETED" if done else "IN_PROGRESS"
+        return services, failures
+
+    EC2ContainerServiceBackend.describe_services = describe_services
 
 
 def main(argv: list[str] | None = None) -> None:

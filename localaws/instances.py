@@ -18,6 +18,7 @@ import http.server
 import json
 import logging
 import os
+import re
 import secrets
 import shlex
 import signal
@@ -37,6 +38,7 @@ BOOTSTRAP_ENV = "/etc/taskmanager/bootstrap.env"
 ENVIRONMENT = "/etc/taskmanager/environment"
 SECRET_PARAMETERS = "/etc/taskmanager/secret-parameters"  # noqa: S105 - a file of parameter names
 RESTART_SEC = 3.0  # taskmanager.service: Restart=on-failure, RestartSec=3
+ECS_CLUSTER_LINE = re.compile(r"^ECS_CLUSTER=(\S+)\s*$", re.MULTILINE)
 
 
 def instance_address(private_ip: str | None, port_octet: int, fallback: int) -> str:
@@ -60,6 +62,20 @@ def parse_env(text: str) -> dict[str, str]:
         words = shlex.split(value) if value else [""]
         env[name.strip()] = words[0] if words else ""
     return env
+
+
+def unpack_wheel(body: bytes, wheels: Path, lock: threading.Lock) -> Path:
+    """A wheel's files, unpacked once per content into wheels/<digest> (importable as is)."""
+    site = wheels / hashlib.sha256(body).hexdigest()[:16]
+    with lock:
+        if not (site / ".complete").exists():
+            site.mkdir(parents=True, exist_ok=True)
+            wheel = site.with_suffix(".whl")
+            wheel.write_bytes(body)
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(site)
+            (site / ".complete").touch()
+    return site
 
 
 def decode_user_data(value: str | None) -> str:
@@ -162,6 +178,14 @@ class MetadataHandler(http.server.BaseHTTPRequestHandler):
         self._answer(200, token)
 
     def do_GET(self):  # noqa: N802
+        if self.path.startswith("/v4/"):
+            # ECS task metadata v4 (the agent's endpoint, no token): /v4/<task id>/task
+            task = self.server.tasks.get(self.path.split("/")[2])
+            if task is not None and self.path.endswith("/task"):
+                self._answer(200, json.dumps(task), "application/json")
+            else:
+                self._answer(404, "Not Found")
+            return
         if self.headers.get("X-aws-ec2-metadata-token") not in self.server.tokens:
             self._answer(401, "Unauthorized")  # IMDSv2 required (the launch template says so)
             return
@@ -199,6 +223,7 @@ class MetadataServer(http.server.ThreadingHTTPServer):
         super().__init__((address, IMDS_PORT), MetadataHandler)
         self.metadata = metadata
         self.tokens: set[str] = set()
+        self.tasks: dict[str, dict] = {}  # ECS task id -> task metadata v4
 
 
 class Instance:
@@ -217,6 +242,8 @@ class Instance:
         self.app_log = self.root / "var/log/taskmanager.log"
         self.cgroup = CGroup(f"localaws-{plane.emulator_port}/{self.id}")
         self.started = time.monotonic()
+        self.ecs_cluster: str | None = None  # set at boot when the user data joins an ECS cluster
+        self.orphans: list[subprocess.Popen] = []  # tasks stopped while frozen: ended at thaw
         self.state = "booting"  # booting | serving | no-app | boot-failed | stopped
         self.detail = ""
         self.frozen = False
@@ -266,6 +293,11 @@ class Instance:
             with contextlib.suppress(OSError):
                 os.killpg(self.process.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
         self.frozen = frozen
+        if not frozen:
+            for process in self.orphans:
+                with contextlib.suppress(OSError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            self.orphans.clear()
         self._say("power lost (AZ frozen)" if frozen else "power back (AZ thawed)")
 
     def summary(self) -> dict:
@@ -316,6 +348,14 @@ class Instance:
         attribute = plane.ec2.describe_instance_attribute(InstanceId=self.id, Attribute="userData")
         user_data = decode_user_data(attribute.get("UserData", {}).get("Value"))
         self._say(f"cloud-init: user data {len(user_data)} bytes, address {self.address}, AZ {self.az}")
+        cluster = ECS_CLUSTER_LINE.search(user_data)
+        if cluster:
+            # The ECS-optimized AMI: the agent reads /etc/ecs/ecs.config and joins the cluster
+            # (localaws.ecs registers the instance and runs its tasks).
+            self.ecs_cluster = cluster.group(1)
+            self.state, self.detail = "ecs-agent", f"ECS agent of cluster {self.ecs_cluster}"
+            self._say(f"ecs-agent: joining cluster {self.ecs_cluster}")
+            return
         if not user_data.startswith("#cloud-config"):
             self.state, self.detail = "no-app", "no cloud-config user data"
             return
@@ -331,25 +371,11 @@ class Instance:
         self._say(
             f"taskmanager-bootstrap: installing s3://{settings['TASKMANAGER_BUCKET']}/{settings['TASKMANAGER_WHEEL_KEY']}"
         )
-        site = self._install_wheel(settings["TASKMANAGER_BUCKET"], settings["TASKMANAGER_WHEEL_KEY"])
+        site = self.plane.install_wheel(settings["TASKMANAGER_BUCKET"], settings["TASKMANAGER_WHEEL_KEY"])
         env = self._environment(files, settings, site)
         if env is None or self._stop.is_set():
             return
         self._serve(env, site, settings["TASKMANAGER_PACKAGE"])
-
-    def _install_wheel(self, bucket: str, key: str) -> Path:
-        body = self.plane.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        digest = hashlib.sha256(body).hexdigest()[:16]
-        site = self.plane.state_dir / "wheels" / digest
-        with self.plane.wheel_lock:
-            if not (site / ".complete").exists():
-                site.mkdir(parents=True, exist_ok=True)
-                wheel = site.with_suffix(".whl")
-                wheel.write_bytes(body)
-                with zipfile.ZipFile(wheel) as archive:
-                    archive.extractall(site)
-                (site / ".complete").touch()
-        return site
 
     def _environment(self, files: dict, settings: dict, site: Path) -> dict | None:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
@@ -384,6 +410,10 @@ class Instance:
         env_file.touch(mode=0o640)
         env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
         return env
+
+    def spawn(self, argv: list[str], env: dict, out) -> subprocess.Popen:
+        """Start a process of this instance (in its cgroup; ended when the instance stops)."""
+        return self._spawn(argv, env, out)
 
     def _spawn(self, argv: list[str], env: dict, out) -> subprocess.Popen:
         with self._spawn_lock:

@@ -124,3 +124,22 @@ def test_without_a_data_plane_target_health_is_motos(emulator, network):
     assert states == dict.fromkeys(ids, "healthy")  # this emulator runs without a data plane: moto's answer
     ec2.terminate_instances(InstanceIds=ids)
     elbv2.delete_target_group(TargetGroupArn=arn)
+
+
+def test_one_instance_can_be_two_targets_on_two_ports(emulator, network):
+    """ECS bridge mode: two tasks on one instance are two targets (instance:port)."""
+    elbv2, ec2 = emulator.client("elbv2"), emulator.client("ec2")
+    arn = elbv2.create_target_group(Name="ports-test", Protocol="HTTP", Port=80, VpcId=network["vpc"])["TargetGroups"][
+        0
+    ]["TargetGroupArn"]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=network["subnets"][0])["Instances"][0]
+    targets = [{"Id": instance["InstanceId"], "Port": port} for port in (32768, 32769)]
+    elbv2.register_targets(TargetGroupArn=arn, Targets=targets)
+    described = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    assert sorted(d["Target"]["Port"] for d in described) == [32768, 32769]
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=targets[:1])
+    described = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    assert [d["Target"]["Port"] for d in described] == [32769]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    elbv2.delete_target_group(TargetGroupArn=arn)

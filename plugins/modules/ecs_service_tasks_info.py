@@ -1,0 +1,207 @@
+#!/usr/bin/python
+
+# Copyright: Contributors to the taskmanager.aws collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ecs_service_tasks_info
+version_added: 1.1.0
+short_description: The tasks of an Amazon ECS service, where they run, and whether the service is steady
+description:
+  - Describes one ECS service and its running tasks, each with its container instance, EC2 instance ID and
+    Availability Zone, and the health of the service's load balancer targets on that instance.
+  - Tells whether the service is steady, that is running equals desired, every running task sits on a
+    known instance, and every target group has as many healthy targets as the desired count.
+  - M(community.aws.ecs_service_info) describes the service only; no module lists its tasks with their
+    placement, which a failover test needs before and after it stops an instance.
+  - Never changes anything.
+author:
+  - taskmanager.aws contributors (!UNKNOWN)
+options:
+  cluster:
+    description: Name or ARN of the cluster.
+    required: true
+    type: str
+  service:
+    description: Name or ARN of the service.
+    required: true
+    type: str
+notes:
+  - Supports check mode.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Look at the service before the failover test
+  taskmanager.aws.ecs_service_tasks_info:
+    cluster: taskmanager-ecs
+    service: taskmanager-ecs-webapp
+  register: before
+
+- name: Require two tasks in two AZs
+  ansible.builtin.assert:
+    that:
+      - before.steady
+      - before.tasks | map(attribute='availability_zone') | unique | length >= 2
+"""
+
+RETURN = r"""
+service:
+  description: The service's counts and load balancing, or an empty dict when it does not exist.
+  returned: always
+  type: dict
+  sample:
+    service_name: taskmanager-ecs-webapp
+    status: ACTIVE
+    desired_count: 2
+    running_count: 2
+    pending_count: 0
+    target_group_arns: ["arn:aws:elasticloadbalancing:eu-north-1:123456789012:targetgroup/taskmanager-ecs-tg/0123"]
+tasks:
+  description: The running tasks of the service, sorted by Availability Zone then task ID.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - task_id: 8b9d1f0c2e
+      task_arn: arn:aws:ecs:eu-north-1:123456789012:task/taskmanager-ecs/8b9d1f0c2e
+      last_status: RUNNING
+      container_instance_arn: arn:aws:ecs:eu-north-1:123456789012:container-instance/taskmanager-ecs/77aa
+      instance_id: i-0123456789abcdef0
+      availability_zone: eu-north-1a
+      target_health: healthy
+healthy_targets:
+  description: Healthy targets per target group of the service.
+  returned: always
+  type: dict
+  sample: {"arn:aws:elasticloadbalancing:...:targetgroup/taskmanager-ecs-tg/0123": 2}
+steady:
+  description: Running equals desired, every task is placed, and every target group has desired-count healthy targets.
+  returned: always
+  type: bool
+reasons:
+  description: Why the service is not steady (empty when it is).
+  returned: always
+  type: list
+  elements: str
+"""
+
+try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def describe(ecs, elbv2, cluster, service_name):
+    services = ecs.describe_services(aws_retry=True, cluster=cluster, services=[service_name]).get("services", [])
+    service = next((s for s in services if s.get("status") != "INACTIVE"), None)
+    if service is None:
+        return {}, [], {}
+    arns = ecs.list_tasks(
+        aws_retry=True, cluster=cluster, serviceName=service["serviceName"], desiredStatus="RUNNING"
+    ).get("taskArns", [])
+    tasks = ecs.describe_tasks(aws_retry=True, cluster=cluster, tasks=arns).get("tasks", []) if arns else []
+    # A service's tasks are in the group service:<name> (the filter above is not applied by every
+    # emulator, so it is checked here too).
+    tasks = [t for t in tasks if t.get("group") == f"service:{service['serviceName']}"]
+    instance_arns = sorted({t["containerInstanceArn"] for t in tasks if t.get("containerInstanceArn")})
+    instances = {}
+    if instance_arns:
+        described = ecs.describe_container_instances(aws_retry=True, cluster=cluster, containerInstances=instance_arns)
+        for ci in described.get("containerInstances", []):
+            zone = next(
+                (a.get("value") for a in ci.get("attributes", []) if a.get("name") == "ecs.availability-zone"), None
+            )
+            instances[ci["containerInstanceArn"]] = (ci.get("ec2InstanceId"), zone)
+    groups = [lb["targetGroupArn"] for lb in service.get("loadBalancers", []) if lb.get("targetGroupArn")]
+    health = {arn: [] for arn in groups}
+    for arn in groups:
+        described = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=arn)
+        for target in described.get("TargetHealthDescriptions", []):
+            health[arn].append((target["Target"]["Id"], target["TargetHealth"]["State"]))
+    return (
+        service,
+        [format_task(task, instances.get(task.get("containerInstanceArn"), (None, None)), health) for task in tasks],
+        health,
+    )
+
+
+def format_task(task, placement, health):
+    instance_id, zone = placement
+    states = [state for targets in health.values() for target_id, state in targets if target_id == instance_id]
+    if not states:
+        target_health = "not registered"
+    elif all(s == "healthy" for s in states):
+        target_health = "healthy"
+    else:
+        target_health = ",".join(sorted(set(states)))
+    return {
+        "task_arn": task["taskArn"],
+        "task_id": task["taskArn"].rsplit("/", 1)[-1],
+        "last_status": task.get("lastStatus"),
+        "desired_status": task.get("desiredStatus"),
+        "task_definition_arn": task.get("taskDefinitionArn"),
+        "container_instance_arn": task.get("containerInstanceArn"),
+        "instance_id": instance_id,
+        "availability_zone": zone or task.get("availabilityZone"),
+        "target_health": target_health,
+    }
+
+
+def judge(service, tasks, health):
+    """(steady, reasons): the service serves at its desired count."""
+    if not service:
+        return False, ["the service does not exist"]
+    desired = service.get("desiredCount", 0)
+    reasons = []
+    running = [t for t in tasks if t["last_status"] == "RUNNING"]
+    if service.get("runningCount", 0) != desired or len(running) != desired:
+        reasons.append(f"{len(running)} task(s) running, {desired} desired")
+    if any(t["instance_id"] is None for t in running):
+        reasons.append("a task has no container instance")
+    for arn, targets in sorted(health.items()):
+        healthy = sum(1 for _target, state in targets if state == "healthy")
+        if healthy < desired:
+            states = ", ".join(f"{target} {state}" for target, state in targets) or "no targets"
+            reasons.append(f"{healthy} healthy target(s) of {desired} in {arn.rsplit(':', 1)[-1]} ({states})")
+    return not reasons, reasons
+
+
+def main():
+    argument_spec = {"cluster": {"type": "str", "required": True}, "service": {"type": "str", "required": True}}
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        service, tasks, health = describe(ecs, elbv2, module.params["cluster"], module.params["service"])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"Couldn't describe the tasks of service {module.params['service']}")
+    steady, reasons = judge(service, tasks, health)
+    module.exit_json(
+        changed=False,
+        service={
+            "service_name": service.get("serviceName"),
+            "status": service.get("status"),
+            "desired_count": service.get("desiredCount", 0),
+            "running_count": service.get("runningCount", 0),
+            "pending_count": service.get("pendingCount", 0),
+            "target_group_arns": sorted(health),
+        }
+        if service
+        else {},
+        tasks=sorted(tasks, key=lambda t: (t["availability_zone"] or "", t["task_id"])),
+        healthy_targets={arn: sum(1 for _t, s in targets if s == "healthy") for arn, targets in health.items()},
+        steady=steady,
+        reasons=reasons,
+    )
+
+
+if __name__ == "__main__":
+    main()

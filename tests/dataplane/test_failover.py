@@ -1,0 +1,96 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ECS failover test (playbooks/failover_test.yml) on the local data plane: site.yml builds
+the ECS stack, real task processes serve it, and the playbook stops an instance (or an AZ)
+while a probe counts the failed requests. Time compressed 5x."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+
+import pytest
+from conftest import start_local_aws
+
+TIME_SCALE = 5.0
+
+
+@pytest.fixture(scope="module")
+def ecs_stack():
+    local = start_local_aws(int(os.environ.get("DATAPLANE_ECS_PORT", "5018")), dataplane=True, time_scale=TIME_SCALE)
+    try:
+        run = local.playbook("site.yml", "-e", json.dumps({"taskmanager_build_fleet": False}))
+        assert run.rc == 0, run.out[-4000:]
+        print(f"site.yml (ECS, time scale {TIME_SCALE:g}) converged in {run.seconds:.1f} s")
+        yield local
+    finally:
+        local.script("stop")
+
+
+def report_of(run) -> str:
+    found = re.search(r"Failover test of .*?Verdict: (PASS|FAIL)", run.out, re.DOTALL)
+    return found.group(0) if found else run.out[-3000:]
+
+
+def service_tasks(local) -> list[dict]:
+    ecs = local.client("ecs")
+    arns = ecs.list_tasks(cluster="taskmanager-ecs", desiredStatus="RUNNING")["taskArns"]
+    tasks = ecs.describe_tasks(cluster="taskmanager-ecs", tasks=arns)["tasks"] if arns else []
+    return [t for t in tasks if t["group"] == "service:taskmanager-ecs-webapp"]
+
+
+def test_site_yml_serves_two_tasks_in_two_azs_through_the_ecs_api(ecs_stack):
+    tasks = service_tasks(ecs_stack)
+    assert len(tasks) == 2
+    ecs = ecs_stack.client("ecs")
+    instances = ecs.describe_container_instances(
+        cluster="taskmanager-ecs", containerInstances=[t["containerInstanceArn"] for t in tasks]
+    )["containerInstances"]
+    zones = {a["value"] for ci in instances for a in ci["attributes"] if a["name"] == "ecs.availability-zone"}
+    assert zones == {"eu-north-1a", "eu-north-1b"}
+    service = ecs.describe_services(cluster="taskmanager-ecs", services=["taskmanager-ecs-webapp"])["services"][0]
+    assert service["runningCount"] == 2
+
+
+def test_losing_an_instance_passes_the_failover_test(ecs_stack):
+    run = ecs_stack.playbook("playbooks/failover_test.yml")
+    print(report_of(run))
+    assert run.rc == 0, run.out[-4000:]
+    assert "Verdict: PASS" in run.out
+    assert len(service_tasks(ecs_stack)) == 2  # restored
+
+
+def test_losing_a_whole_az_keeps_the_app_reachable_and_rebalancing_restores_one_plus_one(ecs_stack):
+    # Losing an AZ kills requests in flight on its tasks: "reachable" allows 5 % failures here.
+    run = ecs_stack.playbook(
+        "playbooks/failover_test.yml", "-e", "failover_scope=az", "-e", "failover_max_failed_percent=5"
+    )
+    print(report_of(run))
+    assert run.rc == 0, run.out[-4000:]
+    assert "Verdict: PASS" in run.out
+    # During the loss both tasks ran in the surviving AZ; once the AZ's capacity was back, AZ
+    # rebalancing moved one task home (the playbook's restore step waits for it).
+    assert re.search(r"AZs before: eu-north-1a, eu-north-1b; after: eu-north-1[ab]\b(?!,)", run.out)
+    ecs = ecs_stack.client("ecs")
+    tasks = service_tasks(ecs_stack)
+    described = ecs.describe_container_instances(
+        cluster="taskmanager-ecs", containerInstances=[t["containerInstanceArn"] for t in tasks]
+    )["containerInstances"]
+    zones = sorted(a["value"] for ci in described for a in ci["attributes"] if a["name"] == "ecs.availability-zone")
+    assert zones == ["eu-north-1a", "eu-north-1b"]
+
+
+def test_a_service_of_one_task_fails_and_the_report_says_why(ecs_stack):
+    ecs = ecs_stack.client("ecs")
+    ecs.update_service(cluster="taskmanager-ecs", service="taskmanager-ecs-webapp", desiredCount=1)
+    try:
+        deadline = time.monotonic() + 30
+        while len(service_tasks(ecs_stack)) != 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        run = ecs_stack.playbook("playbooks/failover_test.yml")
+        assert run.rc != 0
+        assert "FAIL before the test" in run.out
+        assert "runs 1 task(s); losing one leaves nothing to serve" in run.out
+    finally:
+        ecs.update_service(cluster="taskmanager-ecs", service="taskmanager-ecs-webapp", desiredCount=2)

@@ -1,0 +1,57 @@
+# Copyright: Contributors to the taskmanager.aws project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure logic of the failover test's modules: the probe's summary and the steady-state verdict.
+The modules against real servers: tests/dataplane/test_failover.py."""
+
+from ansible_collections.taskmanager.aws.plugins.modules.ecs_service_tasks_info import format_task, judge
+from ansible_collections.taskmanager.aws.plugins.modules.http_probe import summarise
+
+
+def test_probe_summary_counts_failures_and_the_longest_run():
+    samples = [
+        (10.0, True, "a", None),
+        (10.1, False, None, "http_503"),
+        (10.2, False, None, "timeout"),
+        (10.3, True, "b", None),
+        (10.4, False, None, "http_503"),
+        (10.5, True, "b", None),
+    ]
+    report = summarise(samples)
+    assert report["sent"] == 6
+    assert report["failures"] == 3
+    assert report["failed_by_kind"] == {"http_503": 2, "timeout": 1}
+    assert report["longest_failure_run"]["requests"] == 2
+    assert report["longest_failure_run"]["start"] == 10.1
+    assert report["first_failure"] == 10.1 and report["last_failure"] == 10.4
+    assert report["answered_by"]["b"] == {"answers": 2, "first": 10.3, "last": 10.5}
+
+
+def test_probe_summary_of_a_clean_run():
+    report = summarise([(1.0, True, "a", None), (1.1, True, "a", None)])
+    assert report["failures"] == 0 and report["first_failure"] is None
+    assert report["longest_failure_run"]["requests"] == 0
+
+
+def task(instance_id, zone, status="RUNNING"):
+    return {"taskArn": f"arn:aws:ecs:r:1:task/c/{instance_id}", "lastStatus": status, "containerInstanceArn": "ci"}, (
+        instance_id,
+        zone,
+    )
+
+
+def test_a_service_at_its_desired_count_with_healthy_targets_is_steady():
+    health = {"arn:tg": [("i-1", "healthy"), ("i-2", "healthy")]}
+    tasks = [format_task(t, p, health) for t, p in (task("i-1", "a"), task("i-2", "b"))]
+    assert tasks[0]["target_health"] == "healthy"
+    steady, reasons = judge({"desiredCount": 2, "runningCount": 2}, tasks, health)
+    assert steady and reasons == []
+
+
+def test_missing_tasks_and_unhealthy_targets_are_named():
+    health = {"arn:tg": [("i-1", "healthy"), ("i-2", "unhealthy")]}
+    tasks = [format_task(*task("i-1", "a"), health)]
+    steady, reasons = judge({"desiredCount": 2, "runningCount": 1}, tasks, health)
+    assert not steady
+    assert "1 task(s) running, 2 desired" in reasons
+    assert any("1 healthy target(s) of 2" in r and "i-2 unhealthy" in r for r in reasons)
+    assert judge({}, [], {}) == (False, ["the service does not exist"])
