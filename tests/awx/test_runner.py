@@ -9,9 +9,10 @@ made from the survey's default answers, and the emulator's endpoint and dummy ke
 environment (where the AWS credential would inject its keys). Each result is held against a
 plain ansible-playbook run from this checkout.
 
-One answer differs from the defaults: Build stack is answered "Build the ECS service: false",
-to keep the suite within its time budget; the ECS service is proven by make test-ecs, and it is
-the same site.yml.
+To keep make test within its time budget, Build stack is answered "Build the EC2 fleet: false"
+and "Build the ECS service: false" (the foundation only: preflight, the wheel built by the job,
+network, bucket, IAM); molecule's fleet and ecs_ha scenarios prove the rest of the same roles.
+AWX_TEST_FULL=1 keeps every default answer and builds the whole stack.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from conftest import ROOT, VENV_BIN, run
 
 REGION = "eu-north-1"
 RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-ANSWERS = {"Build stack": {"taskmanager_build_ecs": "false"}, "Teardown": {"taskmanager_teardown_confirm": "teardown"}}
+FULL = os.environ.get("AWX_TEST_FULL") == "1"
+BUILD = {} if FULL else {"taskmanager_build_fleet": "false", "taskmanager_build_ecs": "false"}
+ANSWERS = {"Build stack": BUILD, "Teardown": {"taskmanager_teardown_confirm": "teardown"}}
 
 
 def survey_defaults(project: Path, survey: str) -> dict:
@@ -165,13 +168,18 @@ def test_build_stack(job, endpoint):
     head = s3.head_object(Bucket=bucket, Key=f"webapp/{wheel.name}")
     assert head["ETag"].strip('"') == hashlib.md5(wheel.read_bytes()).hexdigest()  # noqa: S324 - S3's ETag
     assert len(project_vpcs(endpoint)) == 1
-    asg = aws("autoscaling", endpoint).describe_auto_scaling_groups(AutoScalingGroupNames=["TaskManagerASG"])
-    assert asg["AutoScalingGroups"][0]["DesiredCapacity"] == extra["autoscaling_desired_capacity"]
+    groups = aws("autoscaling", endpoint).describe_auto_scaling_groups()["AutoScalingGroups"]
+    if FULL:
+        assert [g["DesiredCapacity"] for g in groups if g["AutoScalingGroupName"] == "TaskManagerASG"] == [
+            extra["autoscaling_desired_capacity"]
+        ]
+    else:
+        assert groups == []
 
 
 def test_plain_run_finds_the_same_stack(endpoint):
     """A plain site.yml run with the same answers has nothing left to do: same resources, same wheel."""
-    rc, text = plain("site.yml", "-e", "taskmanager_build_ecs=false", endpoint=endpoint)
+    rc, text = plain("site.yml", "-e", json.dumps(BUILD), endpoint=endpoint)
     assert rc == 0, text[-4000:]
     assert changed(text) == 0, text[-4000:]
 
@@ -218,6 +226,3 @@ def test_teardown(job, endpoint):
     assert project_vpcs(endpoint) == []
     buckets = [b["Name"] for b in aws("s3", endpoint).list_buckets()["Buckets"]]
     assert not [b for b in buckets if b.startswith("taskmanager-files-")]
-    # A plain teardown afterwards finds nothing to remove and its audit passes.
-    rc, plain_text = plain("playbooks/teardown.yml", endpoint=endpoint)
-    assert rc == 0 and changed(plain_text) == 0, plain_text[-4000:]
