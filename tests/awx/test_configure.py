@@ -111,3 +111,15 @@ def test_lint_checks_awx_module_arguments(tmp_path):
     refused = lint(tmp_path)
     assert refused.returncode != 0
     assert "scm_cleanup" in refused.stdout + refused.stderr
+
+
+def test_secrets_are_no_log():
+    """Every task that hands AWX a secret hides it from the log."""
+    tasks = []
+    for play in load("playbooks/awx_configure.yml"):
+        for task in play["tasks"]:
+            tasks.extend(task.get("block", [task]))
+    secret_tasks = [t for t in tasks if "awx.awx.credential" in t]
+    assert secret_tasks
+    assert all(t.get("no_log") is True for t in secret_tasks)
+    assert all("lookup('ansible.builtin.env'" in str(t["awx.awx.credential"]["inputs"]) for t in secret_tasks)

@@ -211,14 +211,14 @@ def test_verify_spread(job, endpoint, stand_in_url):
 
 
 def test_teardown_refuses_a_wrong_confirmation(job, endpoint):
-    result, _ = job("Teardown", taskmanager_teardown_confirm="no")
+    result = job("Teardown", taskmanager_teardown_confirm="no")[0]
     assert result.status == "failed"
     assert 'answer "teardown"' in output_of(result)
     assert len(project_vpcs(endpoint)) == 1, "the refused teardown removed something"
 
 
 def test_teardown(job, endpoint):
-    result, _ = job("Teardown")
+    result = job("Teardown")[0]
     text = output_of(result)
     assert result.status == "successful", text[-4000:]
     plays = [e["event_data"]["play"] for e in result.events if e.get("event") == "playbook_on_play_start"]
