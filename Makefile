@@ -150,11 +150,15 @@ test-dataplane: venv webapp-dist dataplane-deps ## Local data plane: emulator fi
 test-ecs: venv ## molecule ecs_ha scenario + ECS tests
 	VENV=$(VENV) scripts/test-ecs.sh
 
+.PHONY: test-awx
+test-awx: venv webapp-dist ## AWX: surveys, config lint, ansible-builder create, jobs through ansible-runner
+	VENV=$(VENV) scripts/test-awx.sh
+
 # One make -k: a red gate does not keep the later ones from running (CI shows every failure).
 .PHONY: test
 test: venv system-deps ## Everything CI runs
 	$(MAKE) -k lint changelog-lint sanity units \
-		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane
+		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane test-awx
 	@echo "make test: all gates passed"
 
 # ---------------------------------------------------------------- benchmarks (not part of make test)
