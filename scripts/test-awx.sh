@@ -18,6 +18,7 @@ done
 ls .build/dist/taskmanager_webapp-*.whl >/dev/null 2>&1 || { echo "test-awx: no wheel in .build/dist (make webapp-dist)" >&2; exit 2; }
 export PATH=${PWD}/${VENV}/bin:${PATH}
 export LOCAL_AWS_PORT=${AWX_AWS_PORT:-5631}
+export LOCAL_AWS_DATAPLANE=off  # the jobs build the foundation only: nothing to serve
 export AWS_ENDPOINT_URL=http://127.0.0.1:${LOCAL_AWS_PORT}
 
 work=$(mktemp -d /tmp/test-awx.XXXXXX)
