@@ -70,7 +70,7 @@ def extra_vars(pairs: list[str]) -> list[str]:
 def recap(run) -> tuple[int, int]:
     found = RECAP.findall(run.stdout)
     assert found, run.stdout[-3000:] + run.stderr[-2000:]
-    return sum(int(c) for c, _ in found), sum(int(f) for _, f in found)
+    return sum(int(changed) for changed, _failed in found), sum(int(failed) for _changed, failed in found)
 
 
 def ok(run, what: str) -> int:

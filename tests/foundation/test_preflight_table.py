@@ -199,7 +199,7 @@ def _run_chunk(cases: list[tuple[str, dict, str | None]], inventory: Path) -> di
         "artifacts_upload_webapp": False,
         "taskmanager_dist_dir": str(ROOT / ".build/dist"),
     }
-    hosts = {_case_host(name): {**base, **variables} for name, variables, _ in cases}
+    hosts = {_case_host(name): {**base, **variables} for name, variables, _variable in cases}
     inventory.write_text(yaml.safe_dump({"cases": {"hosts": hosts}}))
     env = dict(os.environ)
     env.update(
@@ -219,7 +219,7 @@ def _run_chunk(cases: list[tuple[str, dict, str | None]], inventory: Path) -> di
             for host, result in task["hosts"].items():
                 if result.get("failed") and not result.get("skipped"):
                     results[host] = {"failed": True, "msg": str(result.get("msg", ""))}
-    return {name: results[_case_host(name)] for name, _, _ in cases}
+    return {name: results[_case_host(name)] for name, _variables, _variable in cases}
 
 
 def subprocess_run(argv: list[str], env: dict):
@@ -263,7 +263,7 @@ def account(endpoint):
 
 def wait_for_log_quiet(previous: int) -> int:
     """The emulator writes its log line after answering: give it a moment to settle."""
-    for _ in range(20):
+    for _attempt in range(20):
         time.sleep(0.1)
         now = emulator_requests()
         if now == previous:
@@ -274,7 +274,7 @@ def wait_for_log_quiet(previous: int) -> int:
 
 def test_table_has_at_least_sixty_static_cases():
     assert len(STATIC_CASES) >= 60
-    assert len({name for name, _, _ in STATIC_CASES}) == len(STATIC_CASES)
+    assert len({case[0] for case in STATIC_CASES}) == len(STATIC_CASES)
 
 
 def test_every_static_case_fails_before_any_aws_call(tmp_path, account):
@@ -288,7 +288,7 @@ def test_every_static_case_fails_before_any_aws_call(tmp_path, account):
     problems = [
         f"{name}: {'passed' if not results[name]['failed'] else 'message does not name ' + variable}: "
         f"{results[name]['msg'][:300]}"
-        for name, _, variable in STATIC_CASES
+        for name, _variables, variable in STATIC_CASES
         if not results[name]["failed"] or variable not in results[name]["msg"]
     ]
     assert not problems, "\n".join(problems)
@@ -305,10 +305,10 @@ def test_region_cases_fail_on_the_one_read_only_call(tmp_path, account):
     before = wait_for_log_quiet(emulator_requests())
     results = run_cases(cases, tmp_path)
     after = wait_for_log_quiet(emulator_requests())
-    for name, _, variable in REGION_CASES:
+    for name, _variables, variable in REGION_CASES:
         assert results[name]["failed"], f"{name} passed"
         assert variable in results[name]["msg"], f"{name}: {results[name]['msg'][:500]}"
-    refused = {name: results[name]["msg"][:300] for name, _, _ in good if results[name]["failed"]}
+    refused = {name: results[name]["msg"][:300] for name, _variables, _variable in good if results[name]["failed"]}
     assert not refused, refused
     # One DescribeAvailabilityZones per case, nothing else.
     assert after - before == len(cases), f"{after - before} AWS requests for {len(cases)} cases"
