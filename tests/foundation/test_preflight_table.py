@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -313,3 +314,30 @@ def test_region_cases_fail_on_the_one_read_only_call(tmp_path, account):
     # One DescribeAvailabilityZones per case, nothing else.
     assert after - before == len(cases), f"{after - before} AWS requests for {len(cases)} cases"
     assert account() == before_state
+
+
+# Checked by the argument spec alone: choices, a path only tasks_from render_user_data reads, the
+# whole-spec inputs of the alb role (checked key by key through the table).
+SPEC_ONLY = {"launch_template_user_data_file", "alb_spec", "alb_spec_var_names"}
+# Checked by a task of the role's validate.yml instead: the package exists (a file system check).
+CHECKED_BY_TASK = {"artifacts_dist_dir", "artifacts_webapp_package"}
+
+
+def test_every_argument_spec_option_has_a_rule():
+    """Every option of every role site.yml applies has a check-table entry or argument-spec choices."""
+    missing = []
+    for role in ("network", "artifacts", "iam", "launch_template", "alb", "autoscaling", "ecs_ha"):
+        options = yaml.safe_load((ROOT / f"roles/{role}/meta/argument_specs.yml").read_text())["argument_specs"]
+        table = (ROOT / f"roles/{role}/vars/main.yml").read_text()
+        named = {name for entry in re.findall(r"var: \"?([a-z_ /]+)", table) for name in entry.split(" / ")}
+        # Names chosen in a template ('artifacts_bucket_name' if ... else ...) and the ECS load
+        # balancer's inputs, which the alb table checks under these names (__ecs_ha_alb_var_names).
+        named |= set(re.findall(r"'([a-z]+_[a-z_]+)'", table))
+        named |= set(re.findall(r"^  [a-z_]+: (ecs_ha_[a-z_]+)$", table, re.M))
+        named |= {f"alb_{key}" for key in re.findall(r"__alb_names\.([a-z_]+)", table)}
+        missing += [
+            name
+            for name, spec in options["main"]["options"].items()
+            if name not in named and "choices" not in spec and name not in SPEC_ONLY | CHECKED_BY_TASK
+        ]
+    assert not missing, f"options without a rule in their role's check table: {missing}"
