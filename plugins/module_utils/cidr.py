@@ -38,6 +38,10 @@ def cidr_problems(vpc_cidr, subnet_cidrs):
     elif not VPC_MIN_PREFIX <= vpc.prefixlen <= VPC_MAX_PREFIX:
         problems.append(f"{vpc_cidr} must have a prefix between /{VPC_MIN_PREFIX} and /{VPC_MAX_PREFIX}")
 
+    if isinstance(subnet_cidrs, str):
+        # Not character by character: one sentence that says what is wrong.
+        problems.append(f"the subnet CIDRs must be a list such as [10.0.1.0/24, 10.0.2.0/24], not {subnet_cidrs!r}")
+        return problems
     subnets = []
     for cidr in subnet_cidrs or []:
         net = parse_ipv4_network(cidr)
