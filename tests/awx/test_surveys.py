@@ -26,6 +26,8 @@ SURVEY_TYPES = {
     "str": {"text", "textarea", "password", "multiplechoice"},
     "bool": {"multiplechoice"},
     "list": {"multiselect"},
+    # raw options (the preflight role's build flags) take any answer; the role checks them.
+    "raw": {"text", "multiplechoice", "integer", "float"},
 }
 
 
@@ -100,7 +102,7 @@ def check_questions(template: dict) -> list[str]:
                 problems.append(f"{var}: survey default {default!r} differs from {role}'s default {literal!r}")
         elif var in pvars:
             literal = pvars[var]
-            if default is not None and "{{" not in str(literal) and str(default) != str(literal):
+            if default is not None and "{{" not in str(literal) and str(default).lower() != str(literal).lower():
                 problems.append(f"{var}: survey default {default!r} differs from the play's {literal!r}")
         elif var in ivars:
             if default is not None and str(default) != str(ivars[var]):
