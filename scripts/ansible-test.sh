@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Run ansible-test (sanity | units) on a copy of the collection laid out as
 # ansible_collections/taskmanager/aws, with ansible-test's pip bootstrap served offline.
+#
+# VENV picks the ansible-core (.venv: 2.19; .venv-ansible14: 2.21), ANSIBLE_TEST_PYTHON the
+# Python version, ANSIBLE_TEST_PIP the file pinning the pip that this ansible-test bootstraps,
+# ANSIBLE_TEST_WORK the folder of the copy (one per line, so the two lines never share one).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-.venv}
 PY=${ANSIBLE_TEST_PYTHON:-3.11}
-WORK=${ROOT}/.build/ansible-test
+WORK=${ANSIBLE_TEST_WORK:-${ROOT}/.build/ansible-test}
 COPY=${WORK}/ansible_collections/taskmanager/aws
 WHEELS=${ROOT}/.build/wheels
 
 # 1. The pinned pip wheel and the offline bootstrap script ansible-test looks for.
-PIP_PIN=$(grep -E '^pip==' requirements/ansible-test.txt)
+PIP_PIN=$(grep -E '^pip==' "${ANSIBLE_TEST_PIP:-requirements/ansible-test.txt}")
 PIP_VERSION=${PIP_PIN#pip==}
 mkdir -p "${WHEELS}"
 if ! compgen -G "${WHEELS}/pip-${PIP_VERSION}-*.whl" >/dev/null; then
