@@ -149,5 +149,5 @@ if [[ ${status} != 0 ]]; then
   echo "the tarball checks or ansible-test failed" >&2
   exit 1
 fi
-grep -E '^(==|   )|^Running sanity test|[0-9]+ passed' "${LOGS}/checks.log" | sed -E 's/^=+ ([0-9]+ passed.*) =+$/   units: \1/'
+grep -E '^== |^   [^ ]|^Running sanity test|^=+ [0-9]+ passed' "${LOGS}/checks.log" | sed -E 's/^=+ ([0-9]+ passed.*) =+$/   units: \1/'
 echo "== test-ansible14: all passed in ${SECONDS} s"
