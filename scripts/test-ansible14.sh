@@ -85,11 +85,9 @@ print(next(p for p in c.__path__ if os.path.isdir(os.path.join(p, "amazon", "aws
 
 # ---------------------------------------------------------------- 2. ansible-test on 2.21
 ansible_test() {
-  local common=(env VENV="${VENV}" ANSIBLE_TEST_PYTHON=3.12 ANSIBLE_TEST_PIP=requirements/ansible-test-2.21.txt
-    ANSIBLE_TEST_WORK="${ROOT}/.build/ansible-test-2.21")
-  "${common[@]}" ANSIBLE_TEST_ARGS="--test action-plugin-docs --test ansible-doc --test compile --test import \
---test pylint --test runtime-metadata --test shebang --test validate-modules" scripts/ansible-test.sh sanity
-  "${common[@]}" scripts/ansible-test.sh units
+  ANSIBLE_TEST_ARGS="--test action-plugin-docs --test ansible-doc --test compile --test import --test pylint \
+--test runtime-metadata --test shebang --test validate-modules" VENV=${VENV} scripts/ansible-test.sh sanity
+  VENV=${VENV} scripts/ansible-test.sh units
 }
 
 # ---------------------------------------------------------------- 3. site.yml
