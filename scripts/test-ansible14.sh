@@ -12,7 +12,7 @@
 #   3. site.yml on its own emulator: converge, re-run with changed=0, teardown ending in
 #      "Audit clean"; no run may print a deprecation warning not in tests/allowed-deprecations.txt.
 #
-# Steps 1 and 2 run in the background beside step 3, whose playbooks mostly wait on the emulator.
+# Steps 1 and 2 run in the background beside step 3, the longest (~3 min on an idle machine).
 #   ANSIBLE14_AWS_PORT (default 5015) picks the emulator port.
 set -euo pipefail
 
@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-.venv-ansible14}
 BIN=${ROOT}/${VENV}/bin
+[[ ${VENV} == /* ]] && BIN=${VENV}/bin
 export PATH=${BIN}:${PATH}
 export ANSIBLE_CONFIG=${ROOT}/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 export LOCAL_AWS_PORT=${ANSIBLE14_AWS_PORT:-5015}
@@ -78,9 +79,11 @@ print(next(p for p in c.__path__ if os.path.isdir(os.path.join(p, "amazon", "aws
   installed=$(find "${out}/ansible_collections" -mindepth 2 -maxdepth 2 | sed "s|${out}/ansible_collections/||" | sort | tr '\n' ' ')
   [[ ${installed} == "amazon/aws community/aws taskmanager/aws " ]] ||
     { echo "expected only amazon.aws, community.aws and taskmanager.aws, found: ${installed}" >&2; return 1; }
-  grep -E "^'(amazon|community)\.aws:11\.[0-9.]+' is already installed, skipping\.$" "${LOGS}/install.log" | sed 's/^/   /'
-  [[ $(grep -cE "^'(amazon|community)\.aws:11\.[0-9.]+' is already installed" "${LOGS}/install.log") == 2 ]] ||
+  local reused
+  reused=$(grep -E "^'(amazon|community)\.aws:11\.[0-9.]+' is already installed, skipping\.$" "${LOGS}/install.log" || true)
+  [[ $(wc -l <<<"${reused}") == 2 ]] ||
     { echo "the install did not reuse amazon.aws 11 and community.aws 11:" >&2; cat "${LOGS}/install.log" >&2; return 1; }
+  while IFS= read -r line; do echo "   ${line}"; done <<<"${reused}"
 }
 
 # ---------------------------------------------------------------- 2. ansible-test on 2.21
