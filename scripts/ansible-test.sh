@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Run ansible-test (sanity | units) on a copy of the collection laid out as
 # ansible_collections/taskmanager/aws, with ansible-test's pip bootstrap served offline.
+#
+# VENV picks the line (.venv: ansible-core 2.19 on Python 3.11; .venv-ansible14: 2.21 on 3.12);
+# the Python version (ANSIBLE_TEST_PYTHON overrides it), the pip pin
+# (requirements/ansible-test-<core>.txt) and the folder of the copy follow from that venv.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-.venv}
-PY=${ANSIBLE_TEST_PYTHON:-3.11}
-WORK=${ROOT}/.build/ansible-test
+CORE=$("${VENV}/bin/python" -c 'from ansible.release import __version__ as v; print(".".join(v.split(".")[:2]))')
+PY=${ANSIBLE_TEST_PYTHON:-$("${VENV}/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}
+PIP_REQUIREMENTS=requirements/ansible-test-${CORE}.txt
+if [[ ! -f ${PIP_REQUIREMENTS} ]]; then
+  echo "ERROR: no ${PIP_REQUIREMENTS}: add it with the pip version ansible-test ${CORE} bootstraps" >&2
+  exit 2
+fi
+WORK=${ROOT}/.build/ansible-test-${CORE}
 COPY=${WORK}/ansible_collections/taskmanager/aws
 WHEELS=${ROOT}/.build/wheels
 
 # 1. The pinned pip wheel and the offline bootstrap script ansible-test looks for.
-PIP_PIN=$(grep -E '^pip==' requirements/ansible-test.txt)
+PIP_PIN=$(grep -E '^pip==' "${PIP_REQUIREMENTS}")
 PIP_VERSION=${PIP_PIN#pip==}
 mkdir -p "${WHEELS}"
 if ! compgen -G "${WHEELS}/pip-${PIP_VERSION}-*.whl" >/dev/null; then

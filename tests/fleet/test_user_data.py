@@ -59,7 +59,7 @@ def test_boot_script_passes_shellcheck(user_data, tmp_path):
     config = yaml.safe_load(user_data.read_text())
     script = tmp_path / "taskmanager-bootstrap"
     script.write_text(_write_file(config, SCRIPT_PATH))
-    assert script.read_text().startswith("#!/bin/bash\n")
+    assert script.read_text().startswith("#!/usr/bin/env bash\n")
     result = subprocess.run(["shellcheck", "-S", "style", str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
     assert [SCRIPT_PATH] in config["runcmd"]

@@ -13,6 +13,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / os.environ.get("VENV", ".venv") / "bin"
+ALLOWED_DEPRECATIONS = [
+    re.compile(line)
+    for line in (ROOT / "tests/allowed-deprecations.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
 RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 # A closed port: any AWS call made against it fails with "connection refused".
 NO_AWS = "http://127.0.0.1:9"
@@ -28,6 +33,15 @@ class PlaybookRun:
         found = RECAP.findall(self.output)
         assert found, f"no PLAY RECAP in output:\n{self.output[-3000:]}"
         return sum(int(counts[1]) for counts in found)
+
+    @property
+    def deprecations(self) -> list[str]:
+        """Deprecation warnings printed by the run, except those in tests/allowed-deprecations.txt."""
+        return [
+            line
+            for line in self.output.splitlines()
+            if "[DEPRECATION WARNING]" in line and not any(allowed.search(line) for allowed in ALLOWED_DEPRECATIONS)
+        ]
 
 
 @pytest.fixture(scope="session")

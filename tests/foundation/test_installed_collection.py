@@ -47,6 +47,7 @@ def test_installed_collection_converges_checks_and_tears_down(installed, endpoin
     converge = run_playbook("taskmanager.aws.infra", *extra, endpoint=endpoint, config=installed)
     assert converge.rc == 0, converge.output[-4000:]
     assert converge.changed > 0
+    assert converge.deprecations == []
 
     check = run_playbook("taskmanager.aws.infra", "--check", *extra, endpoint=endpoint, config=installed)
     assert check.rc == 0, check.output[-4000:]
@@ -55,5 +56,6 @@ def test_installed_collection_converges_checks_and_tears_down(installed, endpoin
     teardown = run_playbook("taskmanager.aws.teardown", endpoint=endpoint, config=installed)
     assert teardown.rc == 0, teardown.output[-4000:]
     assert "Audit clean" in teardown.output
+    assert teardown.deprecations == []
     again = run_playbook("taskmanager.aws.teardown", endpoint=endpoint, config=installed)
     assert again.rc == 0 and again.changed == 0

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Install and start the task manager web app on an Amazon Linux 2023 instance.
 # Run once by cloud-init (runcmd). Settings come from /etc/taskmanager/bootstrap.env,
 # written by the same cloud-config; secrets are read here from SSM Parameter Store

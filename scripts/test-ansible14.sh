@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The ansible 14 lane of `make test`: ansible 14.5 / ansible-core 2.21 / amazon.aws 11 /
+# community.aws 11 on Python 3.12, from requirements/ansible14.txt (`make venv ANSIBLE_LINE=14`).
+# Only what can differ from the default line (ansible 12.3 / 2.19), which every other gate covers:
+#
+#   1. the built tarball: galaxy-importer passes (tests/sanity/galaxy-importer.cfg), and
+#      `ansible-galaxy collection install --offline` resolves its dependencies against the
+#      amazon.aws 11 and community.aws 11 already installed, installing nothing else;
+#   2. ansible-test sanity on 2.21, only the tests whose result depends on the ansible-core or
+#      Python version (the text and style checks are the same code on both lines and run in
+#      `make sanity` and `make lint`), and ansible-test units;
+#   3. site.yml on its own emulator: converge, re-run with changed=0, teardown ending in
+#      "Audit clean"; no run may print a deprecation warning not in tests/allowed-deprecations.txt.
+#
+# Steps 1 and 2 run in the background beside step 3, the longest (~3 min on an idle machine).
+#   ANSIBLE14_AWS_PORT (default 5015) picks the emulator port.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${VENV:-.venv-ansible14}
+BIN=${ROOT}/${VENV}/bin
+[[ ${VENV} == /* ]] && BIN=${VENV}/bin
+export PATH=${BIN}:${PATH}
+export ANSIBLE_CONFIG=${ROOT}/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+export LOCAL_AWS_PORT=${ANSIBLE14_AWS_PORT:-5015}
+# A compatibility lane: the emulator alone (the data plane runs on the main line).
+export LOCAL_AWS_DATAPLANE=off
+export AWS_ENDPOINT_URL=http://127.0.0.1:${LOCAL_AWS_PORT}
+LOGS=$(mktemp -d -t test-ansible14.XXXXXX)
+
+core=$("${BIN}/python" -c 'from ansible.release import __version__; print(__version__)')
+[[ ${core} == 2.21.* ]] || { echo "${VENV} has ansible-core ${core}, not 2.21: make venv ANSIBLE_LINE=14" >&2; exit 2; }
+echo "== ansible-core ${core}, $("${BIN}/python" --version), logs in ${LOGS}"
+
+started=0
+checks_pid=""
+cleanup() {
+  if [[ -n ${checks_pid} ]]; then kill "${checks_pid}" 2>/dev/null || true; fi
+  if [[ ${started} == 1 ]]; then VENV=${VENV} scripts/local-aws.sh stop; fi
+}
+trap cleanup EXIT
+
+step() {
+  local name=$1 start=${SECONDS}
+  shift
+  echo "== ${name}"
+  "$@"
+  echo "== ${name}: passed in $((SECONDS - start)) s"
+}
+
+# ---------------------------------------------------------------- 1. the tarball
+tarball_checks() {
+  local out=${LOGS}/collections
+  mkdir -p "${out}/ansible_collections/amazon" "${out}/ansible_collections/community"
+  ansible-galaxy collection build --output-path "${LOGS}" "${ROOT}" >/dev/null
+  local tarball
+  tarball=$(compgen -G "${LOGS}/taskmanager-aws-*.tar.gz")
+
+  # From the log folder: galaxy-importer writes importer_result.json into the current one.
+  (cd "${LOGS}" && GALAXY_IMPORTER_CONFIG=${ROOT}/tests/sanity/galaxy-importer.cfg \
+    python -m galaxy_importer.main "${tarball}" >"${LOGS}/galaxy-importer.log" 2>&1) ||
+    { cat "${LOGS}/galaxy-importer.log" >&2; return 1; }
+  if grep -E '^(WARNING|ERROR)' "${LOGS}/galaxy-importer.log" >&2; then
+    echo "galaxy-importer warned (each warning is fixed or explained in tests/sanity/README.md)" >&2
+    return 1
+  fi
+  echo "   galaxy-importer: $(tail -n 1 "${LOGS}/galaxy-importer.log")"
+
+  # The user's collections: amazon.aws 11 and community.aws 11, as the ansible package ships them.
+  local site
+  site=$(python -c 'import ansible_collections as c, os
+print(next(p for p in c.__path__ if os.path.isdir(os.path.join(p, "amazon", "aws"))))')
+  ln -s "${site}/amazon/aws" "${out}/ansible_collections/amazon/aws"
+  ln -s "${site}/community/aws" "${out}/ansible_collections/community/aws"
+  # --offline: nothing can be fetched, so the dependency ranges must accept what is there.
+  printf '[defaults]\ncollections_path = %s\n' "${out}" >"${LOGS}/install.cfg"
+  ANSIBLE_CONFIG=${LOGS}/install.cfg ansible-galaxy collection install --offline -p "${out}" "${tarball}" \
+    >"${LOGS}/install.log" 2>&1 || { cat "${LOGS}/install.log" >&2; return 1; }
+  local installed
+  installed=$(find "${out}/ansible_collections" -mindepth 2 -maxdepth 2 | sed "s|${out}/ansible_collections/||" | sort | tr '\n' ' ')
+  [[ ${installed} == "amazon/aws community/aws taskmanager/aws " ]] ||
+    { echo "expected only amazon.aws, community.aws and taskmanager.aws, found: ${installed}" >&2; return 1; }
+  local reused
+  reused=$(grep -E "^'(amazon|community)\.aws:11\.[0-9.]+' is already installed, skipping\.$" "${LOGS}/install.log" || true)
+  [[ $(wc -l <<<"${reused}") == 2 ]] ||
+    { echo "the install did not reuse amazon.aws 11 and community.aws 11:" >&2; cat "${LOGS}/install.log" >&2; return 1; }
+  while IFS= read -r line; do echo "   ${line}"; done <<<"${reused}"
+}
+
+# ---------------------------------------------------------------- 2. ansible-test on 2.21
+ansible_test() {
+  ANSIBLE_TEST_ARGS="--test action-plugin-docs --test ansible-doc --test compile --test import --test pylint \
+--test runtime-metadata --test shebang --test validate-modules" VENV=${VENV} scripts/ansible-test.sh sanity
+  VENV=${VENV} scripts/ansible-test.sh units
+}
+
+# ---------------------------------------------------------------- 3. site.yml
+playbook() {
+  local name=$1
+  shift
+  local log=${LOGS}/${name}.log rc=0
+  ansible-playbook -i inventories/local "$@" >"${log}" 2>&1 || rc=$?
+  local recap
+  recap=$(grep -E '^localhost +: ok=' "${log}" | tail -n 1 | tr -s ' ')
+  echo "   ${name}: ${recap:-no recap} (rc ${rc})"
+  if [[ ${rc} != 0 ]]; then
+    tail -n 60 "${log}" >&2
+    return 1
+  fi
+  local deprecations
+  deprecations=$(grep -F '[DEPRECATION WARNING]' "${log}" |
+    grep -Ev -f <(grep -Ev '^(#|$)' tests/allowed-deprecations.txt) || true)
+  if [[ -n ${deprecations} ]]; then
+    echo "${name} printed deprecation warnings:" >&2
+    echo "${deprecations}" >&2
+    return 1
+  fi
+  LAST_CHANGED=$(sed -E 's/.*changed=([0-9]+).*/\1/' <<<"${recap}")
+}
+
+site_lifecycle() {
+  # As `make demo` runs it (the web app wheel comes from `make webapp-dist`).
+  playbook converge site.yml
+  playbook rerun site.yml
+  [[ ${LAST_CHANGED} == 0 ]] || { echo "the re-run of site.yml changed ${LAST_CHANGED} things" >&2; return 1; }
+  playbook teardown playbooks/teardown.yml
+  grep -q "Audit clean" "${LOGS}/teardown.log" || { echo "teardown did not end with 'Audit clean'" >&2; return 1; }
+}
+
+if VENV=${VENV} scripts/local-aws.sh status >/dev/null 2>&1; then
+  echo "port ${LOCAL_AWS_PORT} already has an emulator; the lane needs a fresh one (ANSIBLE14_AWS_PORT)" >&2
+  exit 2
+fi
+VENV=${VENV} scripts/local-aws.sh start
+started=1
+
+# A function, not `a && b`: errexit must stay on inside both steps.
+checks() {
+  step tarball tarball_checks
+  step ansible-test ansible_test
+}
+checks >"${LOGS}/checks.log" 2>&1 &
+checks_pid=$!
+step site site_lifecycle
+echo "== tarball and ansible-test (run beside site.yml; log ${LOGS}/checks.log)"
+status=0
+wait "${checks_pid}" || status=$?
+checks_pid=""
+if [[ ${status} != 0 ]]; then
+  tail -n 80 "${LOGS}/checks.log" >&2
+  echo "the tarball checks or ansible-test failed" >&2
+  exit 1
+fi
+grep -E '^== |^   [^ ]|^Running sanity test|^=+ [0-9]+ passed' "${LOGS}/checks.log" | sed -E 's/^=+ ([0-9]+ passed.*) =+$/   units: \1/'
+echo "== test-ansible14: all passed in ${SECONDS} s"
