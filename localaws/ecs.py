@@ -282,7 +282,7 @@ class EcsAgent:
             "blocked": blocked,
             "tasks": [
                 {"task": t.id, "instance_id": t.instance_id, "az": self._az(t), "host_port": t.host_port}
-                for t in sorted(running, key=lambda t: self._az(t))
+                for t in sorted(running, key=self._az)
             ],
         }
 

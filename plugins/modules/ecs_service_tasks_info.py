@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_service_tasks_info
-version_added: 1.1.0
+version_added: 1.0.0
 short_description: The tasks of an Amazon ECS service, where they run, and whether the service is steady
 description:
   - Describes one ECS service and its running tasks, each with its container instance, EC2 instance ID and

@@ -6,14 +6,14 @@
 DOCUMENTATION = r"""
 ---
 module: http_probe
-version_added: 1.1.0
+version_added: 1.0.0
 short_description: Probe a URL continuously and report every failure with its time
 description:
   - Sends one request at a time to O(url) at O(rate) requests per second for O(duration) seconds
-    (or until O(stop_file) appears), and reports what a user of the service saw during that time:
+    (or until O(stop_file) appears), and reports what a user of the service saw during that time,
     requests sent and failed by kind, the longest run of failures, the first and last failure, and
     who answered (the instance or task ID in the answer) with when each was first and last seen.
-  - Meant to run in the background (C(async) with C(poll: 0)) while a playbook breaks something,
+  - Meant to run in the background (C(async), C(poll) set to 0) while a playbook breaks something,
     then collected with M(ansible.builtin.async_status).
   - All times are UNIX epoch seconds, so they line up with timestamps the playbook records.
   - Never changes anything.
