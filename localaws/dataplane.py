@@ -35,6 +35,8 @@ from botocore.config import Config as BotoConfig
 from .emulator import port_octet
 from .haproxy import Backend, Frontend, HAProxy, HealthCheck, Server, safe
 from .instances import Instance
+from .metrics import Metrics
+from .scaling import Scaling
 
 log = logging.getLogger("localaws.dataplane")
 
@@ -114,6 +116,8 @@ class DataPlane:
         self.wheel_lock = threading.Lock()
         self._fallback = 0
         self._stop = threading.Event()
+        self.metrics = Metrics(self)
+        self.scaling = Scaling(self, self.metrics)
 
     def next_fallback(self) -> int:
         self._fallback += 1
@@ -162,6 +166,7 @@ class DataPlane:
             instance.set_frozen(instance.az in frozen)
         listeners, groups = self._reconcile_load_balancers(described)
         self._asg_health_checks(described, groups)
+        self.scaling.tick(described)
         write_json(
             self.state_dir / STATUS_FILE,
             {
@@ -173,6 +178,7 @@ class DataPlane:
                 "listeners": listeners,
                 "instances": [i.summary() for i in sorted(self.instances.values(), key=lambda i: (i.az, i.id))],
                 "target_groups": groups,
+                "scaling": self.scaling.summary(),
             },
         )
 

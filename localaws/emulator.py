@@ -16,10 +16,13 @@ the emulator starts, never by editing site-packages, and each has a test in test
 4. DescribeTargetHealth answers with the health the data plane measures (file named by
    ``LOCAL_AWS_HEALTH_FILE``), not moto's constant ``healthy``. Without a data plane, moto's
    answer stands.
+5. DescribeScalingActivities answers with the scaling decisions the data plane took (the file
+   ``activities.json`` next to the health file), newest first. moto always answers an empty list.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
@@ -74,6 +77,17 @@ def _read_health() -> dict:
             return json.load(handle)
     except (OSError, ValueError):
         return {}
+
+
+def _read_activities() -> list:
+    path = os.environ.get(ENV_HEALTH_FILE)
+    if not path:
+        return []
+    try:
+        with open(os.path.join(os.path.dirname(path), "activities.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return []
 
 
 def apply_fixes(port: int) -> None:
@@ -150,6 +164,27 @@ def apply_fixes(port: int) -> None:
         return result
 
     ELBv2Backend.describe_target_health = describe_target_health
+
+    # 5. The data plane's scaling decisions as the group's activity history.
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import ActionResult
+
+    original_activities = AutoScalingResponse.describe_scaling_activities
+
+    def describe_scaling_activities(self):
+        recorded = _read_activities()
+        if not recorded:
+            return original_activities(self)
+        name = self._get_param("AutoScalingGroupName")
+        wanted = [a for a in recorded if not name or a.get("AutoScalingGroupName") == name]
+        limit = int(self._get_param("MaxRecords") or 100)
+        for activity in wanted:
+            for key in ("StartTime", "EndTime"):
+                if isinstance(activity.get(key), str):
+                    activity[key] = datetime.datetime.fromisoformat(activity[key])
+        return ActionResult({"Activities": wanted[:limit]})
+
+    AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
 
 
 def main(argv: list[str] | None = None) -> None:
