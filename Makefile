@@ -88,6 +88,21 @@ demo: venv webapp-dist local-aws-start ## Build the stack on the local emulator,
 	@VENV=$(VENV) scripts/local-aws.sh urls | while read -r name url; do \
 	  echo "$$name serves the task manager at $$url/  (who answered: $$url/instance)"; done
 
+# make scale: the seed's scale-out test on the local stack. The group is set to 1 instance first
+# (the demo runs 3, the maximum), then playbooks/scale_test.yml loads it and watches the data
+# plane's target tracking scale it out; the timeline is plotted to $(SCALE_DIR)/scale.svg.
+# Time-compressed when the stack was started so: LOCAL_AWS_TIME_SCALE=10 make demo scale.
+SCALE_DIR := $(STATE)/scale-$(LOCAL_AWS_PORT)
+SCALE_VARS ?= -e scale_test_interval=$$(( 15 / $${LOCAL_AWS_TIME_SCALE:-1} + 1 )) -e scale_test_stop=true
+.PHONY: scale
+scale: venv webapp-dist local-aws-start ## Scale-out test on the local stack: 1 instance under load -> more; timeline + SVG plot
+	mkdir -p $(SCALE_DIR)
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml -e taskmanager_build_ecs=false \
+		-e autoscaling_desired_capacity=1 -e autoscaling_reset_desired_capacity=true
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/scale_test.yml \
+		-e scale_test_report=$(abspath $(SCALE_DIR))/report.json $(SCALE_VARS)
+	$(BIN)/python scripts/scale-plot.py $(SCALE_DIR)/report.json $(SCALE_DIR)/scale.svg
+
 .PHONY: teardown
 teardown: venv ## Remove everything site.yml created, audit for leftovers, stop the local emulator and data plane
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/teardown.yml
@@ -141,6 +156,10 @@ test-fleet: venv webapp-dist ## molecule fleet scenario + fleet pytest
 test-dataplane: venv webapp-dist dataplane-deps ## Local data plane: emulator fixes, HAProxy + app processes serving the fleet
 	VENV=$(VENV) scripts/test-dataplane.sh
 
+.PHONY: test-scale
+test-scale: venv webapp-dist dataplane-deps ## Scale-out under load on the data plane, time-compressed (target tracking, stress in an instance)
+	VENV=$(VENV) scripts/test-scale.sh
+
 .PHONY: test-ecs
 test-ecs: venv ## molecule ecs_ha scenario + ECS tests
 	VENV=$(VENV) scripts/test-ecs.sh
@@ -149,7 +168,7 @@ test-ecs: venv ## molecule ecs_ha scenario + ECS tests
 .PHONY: test
 test: venv system-deps ## Everything CI runs
 	$(MAKE) -k lint changelog-lint sanity units \
-		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane
+		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane test-scale
 	@echo "make test: all gates passed"
 
 # ---------------------------------------------------------------- benchmarks (not part of make test)

@@ -9,10 +9,12 @@ adds the CPU side of it:
 - cgroup v2: the instance's one directory (the ``cpu`` controller enabled on its parents);
   usage from ``cpu.stat`` ``usage_usec``, the quota in ``cpu.max``.
 
-An instance's capacity is its instance type's vCPUs, capped at this machine's cores (a t3.micro
-has 2 vCPUs: on a 2-core machine it may use both cores). With LOCAL_AWS_CPU_QUOTA=on (the
-default) the cgroup gets a CFS quota of exactly that capacity. CPUUtilization is the usage over
-the last period divided by the capacity, as EC2 reports it (percent of the instance's vCPUs).
+An instance's capacity is its instance type's vCPUs x LOCAL_AWS_CORES_PER_VCPU (default 0.5: a
+vCPU is a hyperthread, half a core), capped at this machine's cores: a t3.micro (2 vCPUs) gets 1
+core. With LOCAL_AWS_CPU_QUOTA=on (the default) the instance is pinned to ceil(capacity) cores of
+its own (cpuset; the least used ones, so `nproc` inside it says how many) and gets a CFS quota of
+exactly its capacity. CPUUtilization is the usage over the last period divided by the capacity,
+as EC2 reports it (percent of the instance's vCPUs).
 
 The period is what the launch template's monitoring implies: detailed monitoring 60 s, basic
 300 s, divided by the time scale. Each instance's datapoint is published twice, as EC2 does:
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -47,10 +50,11 @@ def host_cores() -> int:
 
 
 def v1_cpu_dirs(name: str, root: Path = ROOT) -> list[Path]:
-    """The instance's directories in the v1 cpu and cpuacct hierarchies (one when co-mounted)."""
+    """The instance's directories in the v1 cpu, cpuacct and cpuset hierarchies (one when
+    cpu and cpuacct are co-mounted)."""
     dirs: list[Path] = []
     seen: set[Path] = set()
-    for controller in ("cpu,cpuacct", "cpu", "cpuacct"):
+    for controller in ("cpu,cpuacct", "cpu", "cpuacct", "cpuset"):
         hierarchy = root / controller
         if not hierarchy.is_dir():
             continue
@@ -63,11 +67,39 @@ def v1_cpu_dirs(name: str, root: Path = ROOT) -> list[Path]:
 
 
 def enable_v2_cpu(directory: Path, root: Path = ROOT) -> None:
-    """Enable the cpu controller on every parent of a v2 cgroup directory (best effort)."""
+    """Enable the cpu and cpuset controllers on every parent of a v2 cgroup directory (best effort)."""
     parents = [p for p in [directory.parent, *directory.parent.parents] if p == root or root in p.parents]
     for parent in reversed(parents):
-        with contextlib.suppress(OSError):
-            (parent / "cgroup.subtree_control").write_text("+cpu")
+        for controller in ("+cpu", "+cpuset"):
+            with contextlib.suppress(OSError):
+                (parent / "cgroup.subtree_control").write_text(controller)
+
+
+def pin(directory: Path, cpus: list[int], root: Path) -> bool:
+    """Pin a cgroup to `cpus` (v1 cpuset.cpus, or v2 cpuset.cpus); its parents get their own
+    parent's cpus and mems when empty (v1 requires both before a process may join)."""
+    try:
+        chain = [p for p in [directory, *directory.parents] if p != root and root in p.parents]
+        for group in reversed(chain[1:]):
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                if (group / name).exists() and not (group / name).read_text().strip():
+                    (group / name).write_text((group.parent / name).read_text().strip())
+        if (directory / "cpuset.mems").exists() and not (directory / "cpuset.mems").read_text().strip():
+            (directory / "cpuset.mems").write_text((directory.parent / "cpuset.mems").read_text().strip())
+        (directory / "cpuset.cpus").write_text(",".join(str(c) for c in cpus))
+        return True
+    except OSError as exc:
+        log.warning("no cpuset for %s: %s", directory, exc)
+        return False
+
+
+def set_weight(directory: Path, mode: str, weight: float) -> None:
+    """CPU weight of a cgroup relative to one busy process (v1 cpu.shares 1024, v2 cpu.weight 100)."""
+    with contextlib.suppress(OSError):
+        if mode == "v1" and (directory / "cpu.shares").exists():
+            (directory / "cpu.shares").write_text(str(int(1024 * weight)))
+        elif mode == "v2" and (directory / "cpu.weight").exists():
+            (directory / "cpu.weight").write_text(str(max(1, min(10000, int(100 * weight)))))
 
 
 def usage_seconds(dirs: list[Path], mode: str) -> float | None:
@@ -158,6 +190,9 @@ class Metrics:
         )
         self.meters: dict[str, Meter] = {}
         self.quota = os.environ.get("LOCAL_AWS_CPU_QUOTA", "on") != "off"
+        self.cores_per_vcpu = float(os.environ.get("LOCAL_AWS_CORES_PER_VCPU", "0.5"))
+        self.weight = float(os.environ.get("LOCAL_AWS_CPU_WEIGHT", "32"))
+        self.pinned: dict[str, list[int]] = {}  # instance ID -> its cores
         self._vcpus: dict[str, int] = {}
         self._monitoring: dict[str, bool] = {}
 
@@ -174,8 +209,17 @@ class Metrics:
         return self._vcpus[instance_type]
 
     def capacity(self, instance_type: str) -> float:
-        """Cores an instance may use: its vCPUs, at most this machine's cores."""
-        return float(min(self.vcpus(instance_type), host_cores()))
+        """Cores an instance may use: its vCPUs x cores per vCPU, at most this machine's cores."""
+        return float(min(self.vcpus(instance_type) * self.cores_per_vcpu, host_cores()))
+
+    def _least_used_cores(self, count: int) -> list[int]:
+        cores = sorted(os.sched_getaffinity(0))
+        use = {core: 0 for core in cores}
+        for taken in self.pinned.values():
+            for core in taken:
+                if core in use:
+                    use[core] += 1
+        return sorted(sorted(cores, key=lambda core: (use[core], core))[:count])
 
     def prepare(self, instance) -> None:
         """Called once the instance's cgroup exists: the CPU quota (when on) and the instance's
@@ -183,20 +227,37 @@ class Metrics:
         command "run on the instance" (the stress role's, through ansible_shell_executable) is
         measured, limited and frozen with it."""
         cgroup = instance.cgroup
-        write_shell(instance.root / "bin" / "sh", [d / "cgroup.procs" for d in cgroup.dirs])
         if cgroup.mode == "v2" and cgroup.dirs:
             enable_v2_cpu(cgroup.dirs[0])
+        capacity = self.capacity(instance.instance_type)
+        cpuset = [d for d in cgroup.dirs if d.parent.parent.name == "cpuset" or cgroup.mode == "v2"]
         if self.quota and cgroup.mode != "none":
+            cores = self._least_used_cores(max(1, math.ceil(capacity)))
+            root = ROOT / "cpuset" if cgroup.mode == "v1" else ROOT
+            if cpuset and pin(cpuset[0], cores, root):
+                self.pinned[instance.id] = cores
+            elif cgroup.mode == "v1":
+                cgroup.dirs = [d for d in cgroup.dirs if d not in cpuset]  # unusable: leave it out
             cpu_dirs = cgroup.dirs[1:] if cgroup.mode == "v1" else cgroup.dirs
-            if set_quota(cpu_dirs, cgroup.mode, self.capacity(instance.instance_type)):
+            # The fleet's parent cgroup weighs as much as LOCAL_AWS_CPU_WEIGHT busy processes (32):
+            # a loaded instance gets its capacity on a busy shared machine as a VM gets its vCPUs,
+            # while the quotas keep every instance within its own capacity.
+            for directory in cpu_dirs[:1]:
+                set_weight(directory.parent, cgroup.mode, self.weight)
+            if set_quota(cpu_dirs, cgroup.mode, capacity):
                 log.info(
-                    "%s: CPU quota %g cores (%s: %d vCPUs, this machine %d cores)",
+                    "%s: %g cores (CPU quota; %s: %d vCPUs x %g), pinned to cores %s of this machine's %d",
                     instance.id,
-                    self.capacity(instance.instance_type),
+                    capacity,
                     instance.instance_type,
                     self.vcpus(instance.instance_type),
+                    self.cores_per_vcpu,
+                    self.pinned.get(instance.id, "-"),
                     host_cores(),
                 )
+        elif cgroup.mode == "v1":
+            cgroup.dirs = [d for d in cgroup.dirs if d not in cpuset]
+        write_shell(instance.root / "bin" / "sh", [d / "cgroup.procs" for d in cgroup.dirs])
 
     # ------------------------------------------------------------------ monitoring period
     def detailed(self, description: dict) -> bool:
@@ -261,6 +322,8 @@ class Metrics:
                     }
                 )
             log.debug("%s CPUUtilization %.1f%%", instance_id, point)
+        for gone in set(self.pinned) - set(self.plane.instances):
+            del self.pinned[gone]
         for gone in set(self.meters) - set(self.plane.instances):
             del self.meters[gone]
             self._monitoring.pop(gone, None)
