@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Draw the timeline of playbooks/scale_test.yml (scale_test_report=FILE) as an SVG.
 
-    scripts/scale-plot.py REPORT.json OUT.svg [TARGET]
+    python scripts/scale-plot.py REPORT.json OUT.svg [TARGET]
 
 Top: the group's average CPU (percent) and the policy's target; bottom: desired, in-service and
 healthy instances. Hand-written SVG (no plotting library needed); the scale-in watch, when there
