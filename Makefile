@@ -93,9 +93,10 @@ demo: venv webapp-dist local-aws-start ## Build the stack on the local emulator,
 # plane's target tracking scale it out; the timeline is plotted to $(SCALE_DIR)/scale.svg.
 # Time-compressed when the stack was started so: LOCAL_AWS_TIME_SCALE=10 make demo scale.
 SCALE_DIR := $(STATE)/scale-$(LOCAL_AWS_PORT)
-# Sampling interval and watch timeout follow the time scale (an integer), so that a compressed run
-# neither samples too rarely nor walks through hundreds of skipped samples after the PASS.
-SCALE_VARS ?= -e scale_test_interval=$$(( 15 / $${LOCAL_AWS_TIME_SCALE:-1} + 1 )) \
+# Sampling interval (one detailed-monitoring datapoint) and watch timeout follow the time scale (an
+# integer), so that a compressed run does not walk through hundreds of skipped samples after PASS
+# (meanwhile the data plane may already scale in: 15 low datapoints, 90 s at time scale 10).
+SCALE_VARS ?= -e scale_test_interval=$$(( 60 / $${LOCAL_AWS_TIME_SCALE:-1} + 1 )) \
 	-e scale_test_timeout=$$(( 600 / $${LOCAL_AWS_TIME_SCALE:-1} + 60 )) -e scale_test_stop=true
 .PHONY: scale
 scale: venv webapp-dist local-aws-start ## Scale-out test on the local stack: 1 instance under load -> more; timeline + SVG plot
