@@ -18,6 +18,7 @@ the emulator starts, never by editing site-packages, and each has a test in test
    answer stands.
 5. DescribeScalingActivities answers with the scaling decisions the data plane took (the file
    ``activities.json`` next to the health file), newest first. moto always answers an empty list.
+   (Tested in tests/scale/test_scale.py, where the data plane takes the decisions.)
 """
 
 from __future__ import annotations
