@@ -111,6 +111,25 @@ failover: venv webapp-dist local-aws-start ## ECS failover test on the local sta
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml -e taskmanager_build_fleet=false
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/failover_test.yml $(FAILOVER_VARS)
 
+# make scale: the seed's scale-out test on the local stack. The group is set to 1 instance first
+# (the demo runs 3, the maximum), then playbooks/scale_test.yml loads it and watches the data
+# plane's target tracking scale it out; the timeline is plotted to $(SCALE_DIR)/scale.svg.
+# Time-compressed when the stack was started so: LOCAL_AWS_TIME_SCALE=10 make demo scale.
+SCALE_DIR := $(STATE)/scale-$(LOCAL_AWS_PORT)
+# Sampling interval (one detailed-monitoring datapoint) and watch timeout follow the time scale (an
+# integer), so that a compressed run does not walk through hundreds of skipped samples after PASS
+# (meanwhile the data plane may already scale in: 15 low datapoints, 90 s at time scale 10).
+SCALE_VARS ?= -e scale_test_interval=$$(( 60 / $${LOCAL_AWS_TIME_SCALE:-1} + 1 )) \
+	-e scale_test_timeout=$$(( 600 / $${LOCAL_AWS_TIME_SCALE:-1} + 60 )) -e scale_test_stop=true
+.PHONY: scale
+scale: venv webapp-dist local-aws-start ## Scale-out test on the local stack: 1 instance under load -> more; timeline + SVG plot
+	mkdir -p $(SCALE_DIR)
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml -e taskmanager_build_ecs=false \
+		-e autoscaling_desired_capacity=1 -e autoscaling_reset_desired_capacity=true
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/scale_test.yml \
+		-e scale_test_report=$(abspath $(SCALE_DIR))/report.json $(SCALE_VARS)
+	$(BIN)/python scripts/scale-plot.py $(SCALE_DIR)/report.json $(SCALE_DIR)/scale.svg
+
 .PHONY: teardown
 teardown: venv ## Remove everything site.yml created, audit for leftovers, stop the local emulator and data plane
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/teardown.yml
@@ -164,6 +183,10 @@ test-fleet: venv webapp-dist ## molecule fleet scenario + fleet pytest
 test-dataplane: venv webapp-dist dataplane-deps ## Local data plane: emulator fixes, HAProxy + app processes serving the fleet
 	VENV=$(VENV) scripts/test-dataplane.sh
 
+.PHONY: test-scale
+test-scale: venv webapp-dist dataplane-deps ## Scale-out under load on the data plane, time-compressed (target tracking, stress in an instance)
+	VENV=$(VENV) scripts/test-scale.sh
+
 .PHONY: test-ecs
 test-ecs: venv ## molecule ecs_ha scenario + ECS tests
 	VENV=$(VENV) scripts/test-ecs.sh
@@ -182,7 +205,7 @@ test-ansible14: venv webapp-dist ## ansible 14 lane: galaxy-importer, offline in
 .PHONY: test
 test: venv system-deps ## Everything CI runs
 	$(MAKE) -k lint changelog-lint sanity units \
-		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane test-awx test-ansible14
+		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane test-awx test-scale test-ansible14
 	@echo "make test: all gates passed"
 
 # ---------------------------------------------------------------- benchmarks (not part of make test)

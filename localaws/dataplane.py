@@ -36,6 +36,8 @@ from .ecs import EcsAgent
 from .emulator import port_octet
 from .haproxy import Backend, Frontend, HAProxy, HealthCheck, Server, safe
 from .instances import Instance, unpack_wheel
+from .metrics import Metrics
+from .scaling import Scaling
 
 log = logging.getLogger("localaws.dataplane")
 
@@ -118,6 +120,8 @@ class DataPlane:
         self.wheel_lock = threading.Lock()
         self._fallback = 0
         self._stop = threading.Event()
+        self.metrics = Metrics(self)
+        self.scaling = Scaling(self, self.metrics)
 
     def next_fallback(self) -> int:
         self._fallback += 1
@@ -181,6 +185,7 @@ class DataPlane:
             for target in group["targets"]
         }
         self._asg_health_checks(described, groups)
+        self.scaling.tick(described)
         write_json(
             self.state_dir / STATUS_FILE,
             {
@@ -193,6 +198,7 @@ class DataPlane:
                 "instances": [i.summary() for i in sorted(self.instances.values(), key=lambda i: (i.az, i.id))],
                 "target_groups": groups,
                 "services": services,
+                "scaling": self.scaling.summary(),
             },
         )
 

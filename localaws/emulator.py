@@ -22,10 +22,14 @@ the emulator starts, never by editing site-packages, and each has a test in test
    time it is described).
 7. A target group holds a target per instance *and port* (moto keys targets by ID alone, so two
    ECS tasks on one instance, on two dynamic host ports, would be one target).
+8. DescribeScalingActivities answers with the scaling decisions the data plane took (the file
+   ``activities.json`` next to the health file), newest first. moto always answers an empty list.
+   (Tested in tests/scale/test_scale.py, where the data plane takes the decisions.)
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
@@ -134,6 +138,17 @@ def _targets_by_id_and_port(target_group_class, health_class) -> None:
     target_group_class.health_for = health_for
 
 
+def _read_activities() -> list:
+    path = os.environ.get(ENV_HEALTH_FILE)
+    if not path:
+        return []
+    try:
+        with open(os.path.join(os.path.dirname(path), "activities.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return []
+
+
 def apply_fixes(port: int) -> None:
     """Patch moto's models in this process (the server's backends are created lazily, after)."""
     from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
@@ -237,6 +252,26 @@ def apply_fixes(port: int) -> None:
         return services, failures
 
     EC2ContainerServiceBackend.describe_services = describe_services
+    # 8. The data plane's scaling decisions as the group's activity history.
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import ActionResult
+
+    original_activities = AutoScalingResponse.describe_scaling_activities
+
+    def describe_scaling_activities(self):
+        recorded = _read_activities()
+        if not recorded:
+            return original_activities(self)
+        name = self._get_param("AutoScalingGroupName")
+        wanted = [a for a in recorded if not name or a.get("AutoScalingGroupName") == name]
+        limit = int(self._get_param("MaxRecords") or 100)
+        for activity in wanted:
+            for key in ("StartTime", "EndTime"):
+                if isinstance(activity.get(key), str):
+                    activity[key] = datetime.datetime.fromisoformat(activity[key])
+        return ActionResult({"Activities": wanted[:limit]})
+
+    AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
 
 
 def main(argv: list[str] | None = None) -> None:

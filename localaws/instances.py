@@ -31,6 +31,8 @@ from pathlib import Path
 
 import yaml
 
+from .metrics import v1_cpu_dirs
+
 log = logging.getLogger("localaws.instances")
 
 IMDS_PORT = 1338
@@ -100,7 +102,7 @@ class CGroup:
         self.name = name
         if (self.ROOT / "freezer").is_dir():
             self.mode = "v1"
-            self.dirs = [self.ROOT / "freezer" / name]
+            self.dirs = [self.ROOT / "freezer" / name, *v1_cpu_dirs(name, self.ROOT)]
         elif (self.ROOT / "cgroup.controllers").exists():
             self.mode = "v2"
             self.dirs = [self.ROOT / name]
@@ -258,6 +260,7 @@ class Instance:
         self.root.mkdir(parents=True, exist_ok=True)
         self.console.parent.mkdir(parents=True, exist_ok=True)
         self.cgroup.create()
+        self.plane.metrics.prepare(self)
         self._thread.start()
 
     def stop(self) -> None:
@@ -422,10 +425,10 @@ class Instance:
             return self._spawn_locked(argv, env, out)
 
     def _spawn_locked(self, argv: list[str], env: dict, out) -> subprocess.Popen:
-        procs = self.cgroup.procs_file
-        if procs is not None:
-            # Join the instance's cgroup before exec, so every child is in it from the start.
-            argv = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(procs), *argv]
+        if self.cgroup.dirs:
+            # Join the instance's cgroups before exec, so every child is in them from the start.
+            procs = " ".join(str(d / "cgroup.procs") for d in self.cgroup.dirs)
+            argv = ["/bin/sh", "-c", 'for f in $0; do echo $$ > "$f" || exit 1; done; exec "$@"', procs, *argv]
         return subprocess.Popen(  # noqa: S603 - argv built here
             argv,
             env=env,

@@ -16,4 +16,5 @@ export PYTHONPATH="${PWD}${PYTHONPATH:+:${PYTHONPATH}}"
 export ANSIBLE_CONFIG="${PWD}/ansible.cfg"
 unset AWS_PROFILE AWS_ENDPOINT_URL
 
-timeout 900 pytest -q -p no:cacheprovider -s tests/dataplane
+# TESTS and TIMEOUT let scripts/test-scale.sh reuse this set-up for tests/scale.
+timeout -k 10 "${TIMEOUT:-900}" pytest -q -p no:cacheprovider -s "${TESTS:-tests/dataplane}" "$@"

@@ -57,17 +57,19 @@ marked_groups() {
 find_running() {
     RUNNING_PID=""
     [ -r "$PIDFILE" ] || return 0
-    read -r pid start workers load duration began _realtime <"$PIDFILE" || true
-    [ -n "${pid:-}" ] || return 0
-    [ "$(starttime_of "$pid")" = "${start:-}" ] || return 0
-    [ "$(state_of "$pid")" != "Z" ] || return 0
-    WORKERS_OUT=$workers
-    LOAD_OUT=$load
-    DURATION_OUT=$duration
+    # Own names: sh has no local variables, and do_start's workers/load/duration must survive
+    # a stale pidfile (a load that ended, or whose host was restarted).
+    read -r f_pid f_start f_workers f_load f_duration f_began _realtime <"$PIDFILE" || true
+    [ -n "${f_pid:-}" ] || return 0
+    [ "$(starttime_of "$f_pid")" = "${f_start:-}" ] || return 0
+    [ "$(state_of "$f_pid")" != "Z" ] || return 0
+    WORKERS_OUT=$f_workers
+    LOAD_OUT=$f_load
+    DURATION_OUT=$f_duration
     now=$(date +%s)
-    REMAINING_OUT=$((began + duration - now))
+    REMAINING_OUT=$((f_began + f_duration - now))
     [ "$REMAINING_OUT" -ge 0 ] || REMAINING_OUT=0
-    RUNNING_PID=$pid
+    RUNNING_PID=$f_pid
 }
 
 do_status() {
@@ -89,7 +91,8 @@ do_start() {
     command -v stress-ng >/dev/null 2>&1 || { echo "stress-ng is not installed" >&2; exit 3; }
     mkdir -p "$STATE_DIR" && chmod 0700 "$STATE_DIR" || exit 4
     if [ "$workers" -le 0 ]; then
-        workers=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
+        # The cores this process may run on (its affinity, its cpuset): on EC2 all online ones.
+        workers=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
     fi
     began=$(date +%s)
     sched=""
