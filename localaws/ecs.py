@@ -112,6 +112,7 @@ class EcsAgent:
         self.container_instances: dict[str, ContainerInstance] = {}  # by EC2 instance ID
         self.tasks: dict[str, LocalTask] = {}
         self.next_port: dict[str, int] = {}
+        self.ending: list[tuple[float, LocalTask]] = []  # (when, task): stopped tasks whose targets drain
         self.rebalanced: dict[str, float] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self._image_cache: tuple[float, Path | None] = (0.0, None)
@@ -119,6 +120,10 @@ class EcsAgent:
 
     # ------------------------------------------------------------------ entry point
     def reconcile(self, described: dict, frozen: set[str], target_states: dict[tuple[str, str], str]) -> list[dict]:
+        now = time.monotonic()
+        for entry in [e for e in self.ending if e[0] <= now]:
+            self.ending.remove(entry)
+            self._end_process(entry[1])
         self._agents(described)
         services_out = []
         for cluster in sorted({ci.cluster for ci in self.container_instances.values()}):
@@ -130,7 +135,7 @@ class EcsAgent:
         return services_out
 
     def shutdown(self) -> None:
-        for task in list(self.tasks.values()):
+        for task in list(self.tasks.values()) + [task for _when, task in self.ending]:
             self._end_process(task)
 
     # ------------------------------------------------------------------ agent
@@ -489,7 +494,10 @@ class EcsAgent:
             self.ecs.stop_task(cluster=task.cluster, task=task.arn, reason=reason)
         except Exception as exc:  # noqa: BLE001
             log.debug("stopping %s: %s", task.id, exc)
-        self._end_process(task)
+        # As the service scheduler does: deregister, let the target drain for the deregistration
+        # delay, then stop the container (its instance stopping ends it sooner).
+        delay = max([self.plane._delays.get(arn, 0.0) for arn in task.target_group_arns] or [0.0])
+        self.ending.append((time.monotonic() + delay, task))
         ci = self.container_instances.get(task.instance_id)
         if ci is not None:
             ci.tasks.discard(task.arn)
