@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -117,6 +118,7 @@ class EcsAgent:
         self._sizes: dict[str, tuple[int, int]] = {}
         self._image_cache: tuple[float, Path | None] = (0.0, None)
         self._known_clusters: set[str] = set()
+        self._definitions: dict[str, dict] = {}  # task definition ARN -> its description
 
     # ------------------------------------------------------------------ entry point
     def reconcile(self, described: dict, frozen: set[str], target_states: dict[tuple[str, str], str]) -> list[dict]:
@@ -259,7 +261,7 @@ class EcsAgent:
             self._stop(victim, "Scaling activity initiated by (deployment)")
             ours.remove(victim)
         # Too few: place new tasks on connected instances with room for them.
-        definition = self.ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        definition = self._definition(service["taskDefinition"])
         cpu, memory = self._requirements(definition)
         blocked = ""
         for _attempt in range(desired - len(ours)):
@@ -290,6 +292,12 @@ class EcsAgent:
                 for t in sorted(running, key=self._az)
             ],
         }
+
+    def _definition(self, arn: str) -> dict:
+        """A task definition revision never changes: described once, not on every pass."""
+        if arn not in self._definitions:
+            self._definitions[arn] = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        return self._definitions[arn]
 
     def _az(self, task: LocalTask) -> str:
         ci = self.container_instances.get(task.instance_id)
@@ -476,11 +484,11 @@ class EcsAgent:
         if instance is not None and instance.frozen:
             return  # a disconnected agent: it ends the task when its AZ comes back (see _stop)
         try:
-            os.killpg(process.pid, 15)
+            os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=math.ceil(self.plane.scaled(2)) or 1)  # ECS_CONTAINER_STOP_TIMEOUT
         except Exception:  # noqa: BLE001
             with contextlib.suppress(OSError):
-                os.killpg(process.pid, 9)
+                os.killpg(process.pid, signal.SIGKILL)
 
     def _stop(self, task: LocalTask, reason: str) -> None:
         for arn in task.target_group_arns:
