@@ -169,7 +169,7 @@ class DataPlane:
 
     def reconcile(self) -> None:
         described = self._describe_instances()
-        self._reconcile_instances(described)
+        gone = self._reconcile_instances(described)
         frozen = set(read_json(self.state_dir / FROZEN_FILE, []))
         for instance in self.instances.values():
             instance.set_frozen(instance.az in frozen)
@@ -184,6 +184,9 @@ class DataPlane:
             for group in groups
             for target in group["targets"]
         }
+        # Instances that stopped end only now: their tasks were deregistered and HAProxy drains
+        # their servers, so new requests no longer go to processes that are about to end.
+        self._end_instances(gone, described)
         self._asg_health_checks(described, groups)
         self.scaling.tick(described)
         write_json(
@@ -211,14 +214,10 @@ class DataPlane:
                     described[instance["InstanceId"]] = instance
         return described
 
-    def _reconcile_instances(self, described: dict[str, dict]) -> None:
+    def _reconcile_instances(self, described: dict[str, dict]) -> list[str]:
+        """Boot the instances that run; return those that no longer run (ended by _end_instances)."""
         running = {i: d for i, d in described.items() if d["State"]["Name"] in ("pending", "running")}
-        for instance_id in list(self.instances):
-            if instance_id not in running:
-                instance = self.instances.pop(instance_id)
-                state = described.get(instance_id, {}).get("State", {}).get("Name", "gone")
-                instance.stop()
-                log.info("%s %s: its processes ended", instance_id, state)
+        gone = [instance_id for instance_id in self.instances if instance_id not in running]
         for instance_id, description in running.items():
             if instance_id not in self.instances:
                 instance = Instance(self, description)
@@ -226,6 +225,16 @@ class DataPlane:
                 self.addresses[instance_id] = instance.address
                 instance.start()
                 log.info("%s booting in %s at %s", instance_id, instance.az, instance.address)
+        return gone
+
+    def _end_instances(self, gone: list[str], described: dict[str, dict]) -> None:
+        for instance_id in gone:
+            instance = self.instances.pop(instance_id, None)
+            if instance is None:
+                continue
+            state = described.get(instance_id, {}).get("State", {}).get("Name", "gone")
+            instance.stop()
+            log.info("%s %s: its processes ended", instance_id, state)
 
     # ------------------------------------------------------------------ load balancers
     def _health_check(self, group: dict) -> HealthCheck:

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -112,13 +113,19 @@ class EcsAgent:
         self.container_instances: dict[str, ContainerInstance] = {}  # by EC2 instance ID
         self.tasks: dict[str, LocalTask] = {}
         self.next_port: dict[str, int] = {}
+        self.ending: list[tuple[float, LocalTask]] = []  # (when, task): stopped tasks whose targets drain
         self.rebalanced: dict[str, float] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self._image_cache: tuple[float, Path | None] = (0.0, None)
         self._known_clusters: set[str] = set()
+        self._definitions: dict[str, dict] = {}  # task definition ARN -> its description
 
     # ------------------------------------------------------------------ entry point
     def reconcile(self, described: dict, frozen: set[str], target_states: dict[tuple[str, str], str]) -> list[dict]:
+        now = time.monotonic()
+        for entry in [e for e in self.ending if e[0] <= now]:
+            self.ending.remove(entry)
+            self._end_process(entry[1])
         self._agents(described)
         services_out = []
         for cluster in sorted({ci.cluster for ci in self.container_instances.values()}):
@@ -130,7 +137,7 @@ class EcsAgent:
         return services_out
 
     def shutdown(self) -> None:
-        for task in list(self.tasks.values()):
+        for task in list(self.tasks.values()) + [task for _when, task in self.ending]:
             self._end_process(task)
 
     # ------------------------------------------------------------------ agent
@@ -254,7 +261,7 @@ class EcsAgent:
             self._stop(victim, "Scaling activity initiated by (deployment)")
             ours.remove(victim)
         # Too few: place new tasks on connected instances with room for them.
-        definition = self.ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        definition = self._definition(service["taskDefinition"])
         cpu, memory = self._requirements(definition)
         blocked = ""
         for _attempt in range(desired - len(ours)):
@@ -285,6 +292,12 @@ class EcsAgent:
                 for t in sorted(running, key=self._az)
             ],
         }
+
+    def _definition(self, arn: str) -> dict:
+        """A task definition revision never changes: described once, not on every pass."""
+        if arn not in self._definitions:
+            self._definitions[arn] = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        return self._definitions[arn]
 
     def _az(self, task: LocalTask) -> str:
         ci = self.container_instances.get(task.instance_id)
@@ -471,11 +484,11 @@ class EcsAgent:
         if instance is not None and instance.frozen:
             return  # a disconnected agent: it ends the task when its AZ comes back (see _stop)
         try:
-            os.killpg(process.pid, 15)
+            os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=math.ceil(self.plane.scaled(2)) or 1)  # ECS_CONTAINER_STOP_TIMEOUT
         except Exception:  # noqa: BLE001
             with contextlib.suppress(OSError):
-                os.killpg(process.pid, 9)
+                os.killpg(process.pid, signal.SIGKILL)
 
     def _stop(self, task: LocalTask, reason: str) -> None:
         for arn in task.target_group_arns:
@@ -489,7 +502,10 @@ class EcsAgent:
             self.ecs.stop_task(cluster=task.cluster, task=task.arn, reason=reason)
         except Exception as exc:  # noqa: BLE001
             log.debug("stopping %s: %s", task.id, exc)
-        self._end_process(task)
+        # As the service scheduler does: deregister, let the target drain for the deregistration
+        # delay, then stop the container (its instance stopping ends it sooner).
+        delay = max([self.plane._delays.get(arn, 0.0) for arn in task.target_group_arns] or [0.0])
+        self.ending.append((time.monotonic() + delay, task))
         ci = self.container_instances.get(task.instance_id)
         if ci is not None:
             ci.tasks.discard(task.arn)

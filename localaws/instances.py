@@ -264,7 +264,7 @@ class Instance:
         self._thread.start()
 
     def stop(self) -> None:
-        """Power off: every process of the instance ends (SIGTERM, SIGKILL after 0.5 s)."""
+        """Power off: every process of the instance ends (SIGTERM, SIGKILL after 0.3 s)."""
         with self._spawn_lock:
             self._stop.set()
         if self.frozen:
@@ -274,7 +274,7 @@ class Instance:
             with contextlib.suppress(OSError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:
-                process.wait(timeout=0.5)
+                process.wait(timeout=0.3)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(OSError):
                     os.killpg(process.pid, signal.SIGKILL)

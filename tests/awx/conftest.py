@@ -34,6 +34,23 @@ def run(cmd: list[str], cwd: Path, env: dict | None = None, timeout: int = 300) 
     return proc
 
 
+def render_awx_config(project: Path, out: Path) -> dict:
+    """What playbooks/awx_configure.yml would send to AWX, rendered offline to JSON."""
+    run(
+        [
+            "ansible-playbook",
+            "playbooks/awx_configure.yml",
+            "-e",
+            "awx_configure_render_only=true",
+            "-e",
+            f"awx_configure_render_file={out}",
+        ],
+        cwd=project,
+        env={"ANSIBLE_CONFIG": str(project / "ansible.cfg")},
+    )
+    return json.loads(out.read_text())
+
+
 @pytest.fixture(scope="session")
 def job_dir(tmp_path_factory) -> Path:
     """A job's private data dir as AWX builds it: project/ is a clone of the committed HEAD (no

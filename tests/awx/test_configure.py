@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN, run
+from conftest import ROOT, VENV_BIN, render_awx_config
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("awx-render") / "awx.json"
-    run(
-        [
-            "ansible-playbook",
-            "playbooks/awx_configure.yml",
-            "-e",
-            "awx_configure_render_only=true",
-            "-e",
-            f"awx_configure_render_file={out}",
-        ],
-        cwd=ROOT,
-        env={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
-    )
-    return json.loads(out.read_text())
+    return render_awx_config(ROOT, tmp_path_factory.mktemp("awx-render") / "awx.json")
 
 
 def load(rel: str):

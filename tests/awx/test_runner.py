@@ -28,7 +28,7 @@ import ansible_runner
 import boto3
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN, run
+from conftest import ROOT, VENV_BIN, render_awx_config
 
 REGION = "eu-north-1"
 RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -52,20 +52,7 @@ def templates(project: Path) -> dict:
 def job(job_dir: Path, endpoint: str):
     """Run one job template through ansible-runner, as AWX's job would."""
     project = job_dir / "project"
-    render = job_dir / "awx_configure.json"
-    run(
-        [
-            "ansible-playbook",
-            "playbooks/awx_configure.yml",
-            "-e",
-            "awx_configure_render_only=true",
-            "-e",
-            f"awx_configure_render_file={render}",
-        ],
-        cwd=project,
-        env={"ANSIBLE_CONFIG": str(project / "ansible.cfg")},
-    )
-    variables = json.loads(render.read_text())["inventory_variables"]
+    variables = render_awx_config(project, job_dir / "awx_configure.json")["inventory_variables"]
     inventory = job_dir / "inventory"
     inventory.mkdir()
     (inventory / "hosts.json").write_text(

@@ -116,7 +116,7 @@ def test_whole_stack_with_every_alb_variable_and_other_names(aws):
                 (port, tgs[tg_name]["TargetGroupArn"])
             ]
         assert tgs["fleet-tg"]["HealthCheckIntervalSeconds"] == 20
-        assert tgs["tmx-ecs-tg"]["HealthCheckIntervalSeconds"] == 15
+        assert tgs["tmx-ecs-tg"]["HealthCheckIntervalSeconds"] == 5  # ecs_ha's default, not the fleet's -e
         groups = {
             g["GroupId"]: g["GroupName"]
             for g in aws.ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
