@@ -5,27 +5,8 @@ while a probe counts the failed requests. Time compressed 5x."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
-
-import pytest
-from conftest import start_local_aws
-
-TIME_SCALE = 5.0
-
-
-@pytest.fixture(scope="module")
-def ecs_stack():
-    local = start_local_aws(int(os.environ.get("DATAPLANE_ECS_PORT", "5018")), dataplane=True, time_scale=TIME_SCALE)
-    try:
-        run = local.playbook("site.yml", "-e", json.dumps({"taskmanager_build_fleet": False}))
-        assert run.rc == 0, run.out[-4000:]
-        print(f"site.yml (ECS, time scale {TIME_SCALE:g}) converged in {run.seconds:.1f} s")
-        yield local
-    finally:
-        local.script("stop")
 
 
 def report_of(run) -> str:
