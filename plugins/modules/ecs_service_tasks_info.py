@@ -224,10 +224,12 @@ def judge(service, tasks, health):
         reasons.append(f"{len(running)} task(s) running, {desired} desired")
     if any(t["instance_id"] is None for t in running):
         reasons.append("a task has no container instance")
-    current = service.get("taskDefinition")
-    older = [t for t in running if current and t.get("task_definition_arn") and t["task_definition_arn"] != current]
+    # family:revision of the service's task definition (an ARN on AWS; the emulator answers as given).
+    revision = (service.get("taskDefinition") or "").rsplit("/", 1)[-1]
+    older = [
+        t for t in running if revision and (t.get("task_definition_arn") or revision).rsplit("/", 1)[-1] != revision
+    ]
     if older:
-        revision = current.rsplit("/", 1)[-1]
         reasons.append(
             f"{len(older)} running task(s) of an older task definition than {revision} (deployment in progress)"
         )

@@ -68,3 +68,6 @@ def test_tasks_of_an_older_task_definition_mean_a_deployment_in_progress():
     assert reasons == ["1 running task(s) of an older task definition than web:2 (deployment in progress)"]
     tasks[0]["task_definition_arn"] = service["taskDefinition"]
     assert judge(service, tasks, health) == (True, [])
+    # The service may name its task definition as family:revision (the emulator echoes what it was given).
+    service["taskDefinition"] = "web:2"
+    assert judge(service, tasks, health) == (True, [])
