@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import boto3
 from conftest import run_playbook
 
 
@@ -32,3 +33,23 @@ def test_audit_ignores_other_projects(endpoint, ec2):
         assert run.rc == 0, run.output[-3000:]
     finally:
         ec2.delete_vpc(VpcId=vpc)
+
+
+def test_audit_reports_a_tagged_ecr_repository(endpoint):
+    ecr = boto3.client(
+        "ecr",
+        region_name="eu-north-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
+    )
+    ecr.create_repository(repositoryName="leftover/webapp", tags=[{"Key": "Project", "Value": "taskmanager"}])
+    ecr.create_repository(repositoryName="other/webapp", tags=[{"Key": "Project", "Value": "someone-else"}])
+    try:
+        run = run_playbook("playbooks/audit.yml", endpoint=endpoint)
+        assert run.rc != 0
+        assert "ECR repository leftover/webapp" in run.output
+        assert "other/webapp" not in run.output
+    finally:
+        ecr.delete_repository(repositoryName="leftover/webapp", force=True)
+        ecr.delete_repository(repositoryName="other/webapp", force=True)
