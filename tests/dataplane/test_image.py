@@ -27,11 +27,16 @@ def registry(url: str, method: str = "GET"):
     return urllib.request.urlopen(request, timeout=10)  # noqa: S310 - the data plane's loopback registry
 
 
+def revision(arn_or_name: str) -> str:
+    """family:revision (the service names it as CreateService was given it; tasks by ARN)."""
+    return arn_or_name.rsplit("/", 1)[-1]
+
+
 def running_definitions(local) -> set[str]:
     ecs = local.client("ecs")
     arns = ecs.list_tasks(cluster=CLUSTER, desiredStatus="RUNNING")["taskArns"]
     tasks = ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"] if arns else []
-    return {t["taskDefinitionArn"] for t in tasks if t["group"] == f"service:{SERVICE}"}
+    return {revision(t["taskDefinitionArn"]) for t in tasks if t["group"] == f"service:{SERVICE}"}
 
 
 def test_the_task_definition_names_the_pushed_image_by_digest(ecs_stack):
@@ -65,7 +70,7 @@ def test_the_task_definition_names_the_pushed_image_by_digest(ecs_stack):
     assert "TASKMANAGER_ENV=production" in config["Env"]
     # Every running task of the service runs this task definition (what the steady wait checked).
     service = ecs_stack.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
-    assert running_definitions(ecs_stack) == {service["taskDefinition"]}
+    assert running_definitions(ecs_stack) == {revision(service["taskDefinition"])}
 
 
 def test_a_rerun_builds_and_pushes_nothing(ecs_stack):
@@ -100,4 +105,4 @@ def test_an_image_that_cannot_be_pulled_fails_site_yml_naming_the_cause(ecs_stac
     assert restored.rc == 0, restored.out[-4000:]
     assert service_image(ecs_stack) == good
     service = ecs_stack.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
-    assert running_definitions(ecs_stack) == {service["taskDefinition"]}
+    assert running_definitions(ecs_stack) == {revision(service["taskDefinition"])}
