@@ -455,9 +455,10 @@ class EcsAgent:
         try:
             self._pull(container.get("image", ""))
         except PullError as exc:
-            task.failed = f"CannotPullContainerError: {exc}"
-            log.error("%s: %s", task.id, task.failed)
-            return task
+            # As on ECS: the task never runs; it stops at once with the reason.
+            log.error("%s: CannotPullContainerError: %s", task.id, exc)
+            self._stop(task, f"CannotPullContainerError: {exc}")
+            return None
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
         env.update(dockerfile_env((site / "taskmanager_webapp" / "deploy" / "Dockerfile").read_text()))
         env.update({e["name"]: e["value"] for e in container.get("environment", [])})

@@ -78,7 +78,9 @@ tasks:
       availability_zone: eu-north-1a
       target_health: healthy
 stopped_tasks:
-  description: The service's stopped tasks that ECS still lists (about an hour on AWS), newest first, at most 10.
+  description:
+    - The service's stopped tasks that ECS still lists (about an hour on AWS), at most 10, those of the service's
+      current task definition first (the tasks of a deployment that does not finish), then newest first.
   returned: always
   type: list
   elements: dict
@@ -167,19 +169,22 @@ def describe(ecs, elbv2, cluster, service_name):
         service,
         [format_task(task, instances.get(task.get("containerInstanceArn"), (None, None)), health) for task in tasks],
         health,
-        stopped_tasks(ecs, cluster, service["serviceName"]),
+        stopped_tasks(ecs, cluster, service["serviceName"], service.get("taskDefinition", "").rsplit("/", 1)[-1]),
         targets,
     )
 
 
-def stopped_tasks(ecs, cluster, service_name):
-    """The service's stopped tasks that ECS still lists, newest first (at most 10)."""
+def stopped_tasks(ecs, cluster, service_name, current=""):
+    """The service's stopped tasks that ECS still lists, those of its task definition (family:revision)
+    first, then newest first (at most 10)."""
     arns = ecs.list_tasks(aws_retry=True, cluster=cluster, serviceName=service_name, desiredStatus="STOPPED").get(
         "taskArns", []
     )
     tasks = ecs.describe_tasks(aws_retry=True, cluster=cluster, tasks=arns[:100]).get("tasks", []) if arns else []
     tasks = [t for t in tasks if t.get("group") == f"service:{service_name}"]
+    # The deployment's own tasks first (they say why it does not finish), then the newest.
     tasks.sort(key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""), reverse=True)
+    tasks.sort(key=lambda t: t.get("taskDefinitionArn", "").rsplit("/", 1)[-1] != current)
     return [
         {
             "task_id": t["taskArn"].rsplit("/", 1)[-1],

@@ -78,11 +78,11 @@ def test_a_rerun_builds_and_pushes_nothing(ecs_stack):
     with registry(f"http://{host}/v2/{name}/tags/list") as answer:
         before = json.load(answer)["tags"]
     extra = ("-e", json.dumps({"taskmanager_build_fleet": False}))
-    run = ecs_stack.playbook("site.yml", *extra)
+    run = ecs_stack.playbook("site.yml", *extra, timeout=1200)
     assert run.rc == 0, run.out[-4000:]
     assert run.changed == 0, re.findall(r"changed: \[localhost\].*", run.out)
     assert "in the repository already, nothing built" in run.out
-    check = ecs_stack.playbook("site.yml", "--check", *extra)
+    check = ecs_stack.playbook("site.yml", "--check", *extra, timeout=1200)
     assert check.rc == 0, check.out[-4000:]
     assert check.changed == 0
     with registry(f"http://{host}/v2/{name}/tags/list") as answer:
@@ -92,8 +92,8 @@ def test_a_rerun_builds_and_pushes_nothing(ecs_stack):
 def test_an_image_that_cannot_be_pulled_fails_site_yml_naming_the_cause(ecs_stack):
     good = service_image(ecs_stack)
     missing = good.split("@")[0] + "@sha256:" + "0" * 64
-    extra = {"taskmanager_build_fleet": False, "ecs_ha_steady_timeout": 45, "ecs_ha_steady_delay": 3}
-    run = ecs_stack.playbook("site.yml", "-e", json.dumps({**extra, "ecs_ha_image": missing}))
+    extra = {"taskmanager_build_fleet": False, "ecs_ha_steady_timeout": 90, "ecs_ha_steady_delay": 3}
+    run = ecs_stack.playbook("site.yml", "-e", json.dumps({**extra, "ecs_ha_image": missing}), timeout=1200)
     assert run.rc != 0
     message = run.out[run.out.find("The ECS service does not serve") :]
     assert message, run.out[-4000:]
@@ -101,7 +101,7 @@ def test_an_image_that_cannot_be_pulled_fails_site_yml_naming_the_cause(ecs_stac
     assert "CannotPullContainerError" in message and missing in message, message[:3000]
     assert "older task definition" in message  # the old tasks keep serving while the deployment fails
     # Back to the built image: the deployment replaces the tasks and site.yml ends steady again.
-    restored = ecs_stack.playbook("site.yml", "-e", json.dumps({"taskmanager_build_fleet": False}))
+    restored = ecs_stack.playbook("site.yml", "-e", json.dumps({"taskmanager_build_fleet": False}), timeout=1200)
     assert restored.rc == 0, restored.out[-4000:]
     assert service_image(ecs_stack) == good
     service = ecs_stack.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
