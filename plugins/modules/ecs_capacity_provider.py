@@ -92,7 +92,7 @@ options:
 notes:
   - Capacity providers are always described by name; the module never lists all of them.
   - A capacity provider in status V(INACTIVE) (deleted) counts as absent.
-  - Supports check mode and diff mode (C(--diff)): the state before and after.
+  - Supports check mode, and diff mode (C(--diff)) with the state before and after.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

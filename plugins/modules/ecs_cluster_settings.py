@@ -38,7 +38,7 @@ options:
     type: bool
     default: true
 notes:
-  - Supports check mode and diff mode (C(--diff)): the state before and after.
+  - Supports check mode, and diff mode (C(--diff)) with the state before and after.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
