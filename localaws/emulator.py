@@ -25,6 +25,14 @@ the emulator starts, never by editing site-packages, and each has a test in test
 8. DescribeScalingActivities answers with the scaling decisions the data plane took (the file
    ``activities.json`` next to the health file), newest first. moto always answers an empty list.
    (Tested in tests/scale/test_scale.py, where the data plane takes the decisions.)
+9. A new application load balancer lists AWS's default attributes (idle timeout 60 s, invalid
+   header fields kept, HTTP/2 on, ...). moto lists only the attributes that were set, and
+   amazon.aws.elb_application_lb fails on a missing one it is asked to manage.
+10. CreateService stores the health check grace period and the placement strategy and
+    constraints (moto keeps them only from UpdateService).
+11. DeleteLaunchTemplateVersions deletes non-default versions (moto does not implement it, and
+    amazon.aws.ec2_launch_template calls it before DeleteLaunchTemplate). Version numbers are
+    never reused, as on AWS.
 """
 
 from __future__ import annotations
@@ -37,6 +45,21 @@ import zlib
 from collections import Counter
 
 ENV_HEALTH_FILE = "LOCAL_AWS_HEALTH_FILE"
+
+# DescribeLoadBalancerAttributes of a new application load balancer on AWS (fix 9).
+ALB_DEFAULT_ATTRIBUTES = {
+    "access_logs.s3.enabled": "false",
+    "client_keep_alive.seconds": "3600",
+    "idle_timeout.timeout_seconds": "60",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true",
+    "waf.fail_open.enabled": "false",
+}
 
 
 def port_octet(port: int) -> int:
@@ -182,10 +205,13 @@ def apply_fixes(port: int) -> None:
     AutoScalingBackend.terminate_instance = terminate_and_deregister
 
     # 3. DNS name = a loopback address of the load balancer's own.
+    # 9. An application load balancer starts with AWS's default attributes.
     original_create_lb = ELBv2Backend.create_load_balancer
 
     def create_load_balancer(self, *args, **kwargs):
         lb = original_create_lb(self, *args, **kwargs)
+        if lb.type == "application":
+            lb.attrs = {**ALB_DEFAULT_ATTRIBUTES, **lb.attrs}
         taken = {other.dns_name for other in self.load_balancers.values() if other is not lb}
         lb.dns_name = load_balancer_address(lb.name, port, taken)
         return lb
@@ -272,6 +298,93 @@ def apply_fixes(port: int) -> None:
         return ActionResult({"Activities": wanted[:limit]})
 
     AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
+
+    _create_service_keeps_its_settings()
+    _launch_template_versions_can_be_deleted()
+
+
+def _create_service_keeps_its_settings() -> None:
+    """Fix 10: CreateService keeps what UpdateService would store."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original_create = EC2ContainerServiceResponse.create_service
+    kept = {
+        "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+        "placementStrategy": "placement_strategy",
+        "placementConstraints": "placement_constraints",
+    }
+
+    def create_service(self):
+        result = original_create(self)
+        cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))
+        service = self.ecs_backend.services[f"{cluster.name}:{self._get_param('serviceName')}"]
+        for param, attribute in kept.items():
+            value = self._get_param(param)
+            if value is not None:
+                setattr(service, attribute, value)
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service
+
+
+def _launch_template_versions_can_be_deleted() -> None:
+    """Fix 11: DeleteLaunchTemplateVersions, with versions found by number, not by position."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    def create_version(self, data, description):
+        number = max([getattr(self, "_highest_version", 0)] + [v.number for v in self.versions]) + 1
+        self._highest_version = number
+        version = LaunchTemplateVersion(self, number, data, description)
+        self.versions.append(version)
+        return version
+
+    def get_version(self, num):
+        if str(num).lower() == "$latest":
+            return self.versions[-1]
+        if str(num).lower() == "$default":
+            return self.default_version()
+        found = next((v for v in self.versions if str(v.number) == str(num)), None)
+        if found is None:
+            raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+        return found
+
+    def default_version(self):
+        return self.get_version(self.default_version_number)
+
+    LaunchTemplate.create_version = create_version
+    LaunchTemplate.get_version = get_version
+    LaunchTemplate.default_version = default_version
+
+    def delete_launch_template_versions(self):
+        template_id = self._get_param("LaunchTemplateId")
+        name = self._get_param("LaunchTemplateName")
+        template = (
+            self.ec2_backend.get_launch_template_by_name(name)
+            if name
+            else self.ec2_backend.get_launch_template(template_id)
+        )
+        self.error_on_dryrun()
+        deleted, refused = [], []
+        for number in self._get_param("Versions", []):
+            entry = {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name}
+            version = next((v for v in template.versions if str(v.number) == str(number)), None)
+            if version is None or template.is_default(version):
+                code = "launchTemplateVersionDoesNotExist" if version is None else "launchTemplateVersionIsDefault"
+                refused.append({**entry, "VersionNumber": int(number), "ResponseError": {"Code": code}})
+                continue
+            template.versions.remove(version)
+            deleted.append({**entry, "VersionNumber": version.number})
+        return ActionResult(
+            {
+                "SuccessfullyDeletedLaunchTemplateVersions": deleted,
+                "UnsuccessfullyDeletedLaunchTemplateVersions": refused,
+            }
+        )
+
+    LaunchTemplates.delete_launch_template_versions = delete_launch_template_versions
 
 
 def main(argv: list[str] | None = None) -> None:

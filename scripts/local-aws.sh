@@ -144,7 +144,9 @@ start() {
     nohup "${PY}" -m localaws.emulator -H "${HOST}" -p "${PORT}" \
     >"${LOG_FILE}" 2>&1 </dev/null &
   echo $! >"${PID_FILE}"
-  if ! wait_started "emulator" "${PID_FILE}" "${LOG_FILE}" healthy 100 0.2; then
+  # Up to 2 minutes: importing moto takes seconds on an idle machine, much longer on a loaded one;
+  # the wait ends as soon as the emulator answers (or exits).
+  if ! wait_started "emulator" "${PID_FILE}" "${LOG_FILE}" healthy 600 0.2; then
     stop
     return 1
   fi

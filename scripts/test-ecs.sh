@@ -43,7 +43,9 @@ if (exec 3<>"/dev/tcp/${HOST}/${PORT}") 2>/dev/null; then
   exit 2
 fi
 
-MOTO_IAM_LOAD_MANAGED_POLICIES=true "${BIN}/moto_server" -H "${HOST}" -p "${PORT}" >"${LOG_DIR}/moto.log" 2>&1 &
+# The project's emulator: moto with the fixes of localaws/emulator.py (the one seam where moto is
+# changed; the roles need them, e.g. CreateService keeping the placement strategy).
+PYTHONPATH="${REPO}" "${BIN}/python" -m localaws.emulator -H "${HOST}" -p "${PORT}" >"${LOG_DIR}/moto.log" 2>&1 &
 MOTO_PID=$!
 for _ in $(seq 1 100); do
   curl -fsS --max-time 1 "${URL}/moto-api/data.json" -o /dev/null 2>/dev/null && break

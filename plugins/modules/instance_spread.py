@@ -337,15 +337,12 @@ summary:
       - "i-0fedcba9876543210 47  48.0% (fair 50.0%) ###########################"
 """
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # Only needed with target_group_arn; checked there
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import check_sdk_version_supported
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleBotocoreError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import describe_target_health
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
 from ansible_collections.taskmanager.aws.plugins.module_utils.spread import (
     aggregate,
     compile_id_regex,
@@ -363,11 +360,9 @@ def healthy_target_ids(module, target_group_arn):
         module.fail_json(msg=str(e))
     client = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
     try:
-        descriptions = client.describe_target_health(aws_retry=True, TargetGroupArn=target_group_arn)[
-            "TargetHealthDescriptions"
-        ]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't describe the target health of {target_group_arn}")
+        descriptions = describe_target_health(client, target_group_arn)
+    except AnsibleTaskmanagerAWSError as e:
+        module.fail_json_aws_error(e)
     return sorted({d["Target"]["Id"] for d in descriptions if d.get("TargetHealth", {}).get("State") == "healthy"})
 
 

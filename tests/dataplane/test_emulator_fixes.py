@@ -104,6 +104,27 @@ def test_load_balancer_dns_name_is_a_stable_loopback_address(emulator, network):
         elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 
 
+def test_a_new_application_load_balancer_lists_awss_default_attributes(emulator, network):
+    elbv2 = emulator.client("elbv2")
+    lb = elbv2.create_load_balancer(Name="attr-test", Subnets=network["subnets"][:2])["LoadBalancers"][0]
+    arn = lb["LoadBalancerArn"]
+
+    def attributes():
+        return {
+            a["Key"]: a["Value"] for a in elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+        }
+
+    listed = attributes()
+    assert listed["idle_timeout.timeout_seconds"] == "60"
+    assert listed["routing.http.drop_invalid_header_fields.enabled"] == "false"
+    assert listed["routing.http2.enabled"] == "true"
+    elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}]
+    )
+    assert attributes()["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    elbv2.delete_load_balancer(LoadBalancerArn=arn)
+
+
 def test_without_a_data_plane_target_health_is_motos(emulator, network):
     """With the data plane off, DescribeTargetHealth answers as moto does (tests/dataplane/
     test_dataplane.py shows the measured states once the data plane runs)."""
@@ -143,3 +164,51 @@ def test_one_instance_can_be_two_targets_on_two_ports(emulator, network):
     assert [d["Target"]["Port"] for d in described] == [32769]
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
     elbv2.delete_target_group(TargetGroupArn=arn)
+
+
+def test_create_service_keeps_the_grace_period_and_the_placement(emulator, network):
+    ecs = emulator.client("ecs")
+    ecs.create_cluster(clusterName="fix10")
+    ecs.register_task_definition(
+        family="fix10", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128}]
+    )
+    strategy = [
+        {"type": "spread", "field": "attribute:ecs.availability-zone"},
+        {"type": "spread", "field": "instanceId"},
+    ]
+    ecs.create_service(
+        cluster="fix10",
+        serviceName="web",
+        taskDefinition="fix10",
+        desiredCount=0,
+        healthCheckGracePeriodSeconds=45,
+        placementStrategy=strategy,
+    )
+    service = ecs.describe_services(cluster="fix10", services=["web"])["services"][0]
+    assert service["healthCheckGracePeriodSeconds"] == 45
+    assert service["placementStrategy"] == strategy
+    ecs.delete_service(cluster="fix10", service="web", force=True)
+    ecs.delete_cluster(cluster="fix10")
+
+
+def test_launch_template_versions_can_be_deleted_and_numbers_are_not_reused(emulator, network):
+    ec2 = emulator.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    created = ec2.create_launch_template(
+        LaunchTemplateName="fix11", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]
+    for size in ("t3.small", "t3.medium"):
+        ec2.create_launch_template_version(
+            LaunchTemplateName="fix11", LaunchTemplateData={"ImageId": image, "InstanceType": size}
+        )
+    answer = ec2.delete_launch_template_versions(LaunchTemplateName="fix11", Versions=["1", "3"])
+    assert [v["VersionNumber"] for v in answer["SuccessfullyDeletedLaunchTemplateVersions"]] == [3]
+    assert [v["VersionNumber"] for v in answer["UnsuccessfullyDeletedLaunchTemplateVersions"]] == [1]  # the default
+    ec2.create_launch_template_version(
+        LaunchTemplateName="fix11", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.large"}
+    )
+    versions = ec2.describe_launch_template_versions(LaunchTemplateName="fix11")["LaunchTemplateVersions"]
+    assert sorted(v["VersionNumber"] for v in versions) == [1, 2, 4]
+    four = ec2.describe_launch_template_versions(LaunchTemplateName="fix11", Versions=["4"])["LaunchTemplateVersions"]
+    assert four[0]["LaunchTemplateData"]["InstanceType"] == "t3.large"
+    ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
