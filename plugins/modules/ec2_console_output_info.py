@@ -72,7 +72,6 @@ instances:
       sample: ["OperationalError: (1045, \"Access denied for user 'taskmanager'\")"]
 """
 
-import base64
 import re
 
 try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
@@ -83,16 +82,6 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-
-def decode(output):
-    """The console text: EC2 returns it base64-encoded."""
-    if not output:
-        return ""
-    try:
-        return base64.b64decode(output).decode("utf-8", errors="replace")
-    except (ValueError, TypeError):
-        return output
 
 
 def error_lines(text, pattern, limit):
@@ -122,7 +111,7 @@ def main():
             answer = {}
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
             module.fail_json_aws(e, msg=f"Couldn't read the console output of {instance_id}")
-        text = decode(answer.get("Output"))
+        text = answer.get("Output") or ""  # base64 on the wire; botocore decodes it
         instances.append(
             {
                 "instance_id": instance_id,
