@@ -31,6 +31,7 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .ecs import EcsAgent
 from .emulator import port_octet
@@ -107,7 +108,7 @@ class DataPlane:
         self.autoscaling = session.client("autoscaling", config=config)
         self.s3 = session.client("s3", config=config)
         self.ssm = session.client("ssm", config=config)
-        self.account_id = session.client("sts", config=config).get_caller_identity()["Account"]
+        self.account_id = self._account_id(session.client("sts", config=config))
         self.haproxy = HAProxy(state_dir / "haproxy")
         self.instances: dict[str, Instance] = {}
         self.addresses: dict[str, str] = {}  # every instance ever seen -> its loopback address
@@ -124,6 +125,19 @@ class DataPlane:
         self.metrics = Metrics(self)
         self.scaling = Scaling(self, self.metrics)
         self.databases = Databases(self)
+
+    @staticmethod
+    def _account_id(sts, limit: float = 60.0) -> str:
+        """The account ID, once the emulator answers (its first answers are slow on a busy machine)."""
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                return sts.get_caller_identity()["Account"]
+            except (BotoCoreError, ClientError):
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("the emulator does not answer yet; asking again")
+                time.sleep(1)
 
     def next_fallback(self) -> int:
         self._fallback += 1
