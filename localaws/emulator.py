@@ -33,6 +33,16 @@ the emulator starts, never by editing site-packages, and each has a test in test
 11. DeleteLaunchTemplateVersions deletes non-default versions (moto does not implement it, and
     amazon.aws.ec2_launch_template calls it before DeleteLaunchTemplate). Version numbers are
     never reused, as on AWS.
+12. An RDS instance's endpoint is a loopback address of its own (``127.<port>.252.<n>``, from its
+    identifier), where the data plane's MariaDB server listens, as a real endpoint reaches the
+    database. RDS never returns the master password, so the emulator keeps it for the "service
+    side" (``rds-service.json`` next to the health file, mode 0600: what CreateDBInstance and
+    ModifyDBInstance received), as RDS itself keeps it. With a data plane, an instance is
+    ``creating`` until the data plane's server answers (``rds.json``), then ``available``. Each
+    instance gets a resource ID of its own (moto gives all one constant), and gp3 storage reports
+    its baseline IOPS and throughput, as AWS does (moto reports none, which rds_instance needs).
+13. GetConsoleOutput answers with the instance's boot log as the data plane writes it (moto
+    answers a fixed sample text), the way EC2 exposes an instance's console.
 """
 
 from __future__ import annotations
@@ -40,6 +50,8 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import secrets
+import string
 import sys
 import zlib
 from collections import Counter
@@ -159,6 +171,101 @@ def _targets_by_id_and_port(target_group_class, health_class) -> None:
     target_group_class.deregister = deregister
     target_group_class.deregister_terminated_instances = deregister_terminated_instances
     target_group_class.health_for = health_for
+
+
+def _state_file(name: str) -> str | None:
+    """A file of the data plane's state folder (beside the health file), or None without one."""
+    path = os.environ.get(ENV_HEALTH_FILE)
+    return os.path.join(os.path.dirname(path), name) if path else None
+
+
+def database_address(identifier: str, port: int) -> str:
+    """127.<port octet>.252.<from the identifier>: stable for an identifier (RDS endpoints are)."""
+    return f"127.{port_octet(port)}.252.{zlib.crc32(identifier.encode()) % 250 + 1}"
+
+
+def _record_rds_service(backend) -> None:
+    """The master user and password of every DB instance, where the data plane's servers read them."""
+    path = _state_file("rds-service.json")
+    if not path:
+        return
+    data = {
+        db.db_instance_identifier: {
+            "resource_id": db.dbi_resource_id,
+            "master_username": db.master_username,
+            "master_user_password": db._master_user_password,  # noqa: SLF001 - the service side's copy
+            "db_name": db.db_name,
+        }
+        for db in backend.databases.values()
+    }
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def _rds_fixes(port: int) -> None:
+    from moto.rds.models import DBInstance, RDSBackend
+
+    DBInstance.address = property(lambda self: database_address(self.db_instance_identifier, port))
+    for name in ("create_db_instance", "modify_db_instance", "delete_db_instance"):
+        original = getattr(RDSBackend, name)
+
+        def recorded(self, *args, __original=original, __name=name, **kwargs):
+            result = __original(self, *args, **kwargs)
+            if __name == "create_db_instance":
+                # AWS gives every DB instance a resource ID of its own (moto one constant for all).
+                alphabet = string.ascii_uppercase + string.digits
+                result.dbi_resource_id = "db-" + "".join(secrets.choice(alphabet) for _index in range(26))
+                if result.storage_type == "gp3":
+                    # gp3 below 400 GiB: AWS reports the baseline, 3000 IOPS and 125 MiB/s (moto none).
+                    result.iops = result.iops or 3000
+                    result.storage_throughput = result.storage_throughput or 125
+            _record_rds_service(self)
+            return result
+
+        setattr(RDSBackend, name, recorded)
+
+    original_describe = RDSBackend.describe_db_instances
+
+    def describe_db_instances(self, *args, **kwargs):
+        databases = original_describe(self, *args, **kwargs)
+        path = _state_file("rds.json")
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    served = json.load(handle)
+            except (OSError, ValueError):
+                served = {}
+            for db in databases:
+                ready = served.get(db.db_instance_identifier, {}).get("resource_id") == db.dbi_resource_id
+                if db.status in ("available", "creating"):
+                    db.status = "available" if ready else "creating"
+        return databases
+
+    RDSBackend.describe_db_instances = describe_db_instances
+
+
+def _console_fix() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.general import General
+    from moto.ec2.utils import Base64EncodedString
+
+    original = General.get_console_output
+
+    def get_console_output(self):
+        instance_id = str(self._get_param("InstanceId"))
+        path = _state_file(os.path.join("instances", instance_id, "var/log/cloud-init-output.log"))
+        if not path or not instance_id.startswith("i-") or "/" in instance_id or not os.path.exists(path):
+            return original(self)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()[-64 * 1024 :]  # EC2 keeps the last 64 KB
+        answer = original(self)
+        answer.result["Output"] = Base64EncodedString.from_raw_string(text)
+        return ActionResult(answer.result)
+
+    General.get_console_output = get_console_output
 
 
 def _read_activities() -> list:
@@ -298,6 +405,10 @@ def apply_fixes(port: int) -> None:
         return ActionResult({"Activities": wanted[:limit]})
 
     AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
+    # 12. RDS: loopback endpoints, the service side's password, creating until served.
+    _rds_fixes(port)
+    # 13. The console output is the instance's boot log.
+    _console_fix()
 
     _create_service_keeps_its_settings()
     _launch_template_versions_can_be_deleted()

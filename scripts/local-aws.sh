@@ -96,7 +96,8 @@ start_dataplane() {
     nohup "${PY}" -m localaws.dataplane --emulator-port "${PORT}" --state-dir "$(realpath -m "${DP_DIR}")" \
     >>"${DP_LOG_FILE}" 2>&1 </dev/null &
   echo $! >"${DP_PID_FILE}"
-  wait_started "local data plane" "${DP_PID_FILE}" "${DP_LOG_FILE}" dataplane_ready 100 0.1 || return 1
+  # Up to 60 s: on a machine shared with other jobs (load 20 on 2 cores) the first pass took 10-20 s.
+  wait_started "local data plane" "${DP_PID_FILE}" "${DP_LOG_FILE}" dataplane_ready 600 0.1 || return 1
   echo "local data plane started (pid $(<"${DP_PID_FILE}"), log ${DP_LOG_FILE}, time scale ${LOCAL_AWS_TIME_SCALE:-1})"
 }
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from localaws.emulator import load_balancer_address, port_octet
+from localaws.emulator import database_address, load_balancer_address, port_octet
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +212,43 @@ def test_launch_template_versions_can_be_deleted_and_numbers_are_not_reused(emul
     four = ec2.describe_launch_template_versions(LaunchTemplateName="fix11", Versions=["4"])["LaunchTemplateVersions"]
     assert four[0]["LaunchTemplateData"]["InstanceType"] == "t3.large"
     ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
+def test_rds_endpoints_are_loopback_addresses_with_resource_ids_of_their_own(emulator):
+    """Fix 12: an endpoint that reaches a server, one resource ID per instance, gp3's baseline."""
+    rds = emulator.client("rds")
+    described = []
+    for name in ("fix-db-a", "fix-db-b"):
+        rds.create_db_instance(
+            DBInstanceIdentifier=name,
+            Engine="mysql",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            StorageType="gp3",
+            MasterUsername="admin1",
+            MasterUserPassword="not-printed-anywhere",
+        )
+        described.append(rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0])
+    try:
+        for db in described:
+            address = db["Endpoint"]["Address"]
+            assert address == database_address(db["DBInstanceIdentifier"], emulator.port)
+            assert re.fullmatch(rf"127\.{port_octet(emulator.port)}\.252\.\d+", address)
+            assert db["Endpoint"]["Port"] == 3306
+            assert (db["StorageThroughput"], db["Iops"]) == (125, 3000)
+            # Without a data plane nothing serves it, and moto's "available" stands.
+            assert db["DBInstanceStatus"] == "available"
+        assert described[0]["DbiResourceId"] != described[1]["DbiResourceId"]
+    finally:
+        for name in ("fix-db-a", "fix-db-b"):
+            rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+
+
+def test_without_a_data_plane_the_console_output_is_motos(emulator, network):
+    """Fix 13 reads the data plane's boot log; without one, moto's sample text stands."""
+    ec2 = emulator.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    try:
+        # botocore decodes the base64 Output itself.
+        assert "Linux version" in ec2.get_console_output(InstanceId=instance)["Output"]
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance])
