@@ -4,12 +4,13 @@
 # (user data validation), wrk and hey (benchmarks), nginx, rsync, curl.
 # Installs only what is missing; needs root (or sudo).
 #   scripts/system-deps.sh            # everything the tests use
-#   scripts/system-deps.sh dataplane  # only what the local data plane runs (make demo)
+#   scripts/system-deps.sh dataplane  # only what the local data plane runs (make demo, make scale):
+#                                     # HAProxy as the ALB, MariaDB as RDS, stress-ng in instances
 set -euo pipefail
 
 PACKAGES=(haproxy nginx stress-ng mariadb-server chromium chromium-driver cloud-init shellcheck wrk hey rsync curl)
 if [[ ${1:-} == dataplane ]]; then
-  PACKAGES=(haproxy curl)
+  PACKAGES=(haproxy mariadb-server stress-ng curl)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do
