@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Tests of the ecs_ha area: ecs_capacity_provider module unit tests (in-process moto and a
-# real moto server), bad-input tests of the role (pytest), and `molecule test -s ecs_ha`
-# (converge, idempotence, verify, destroy with audit) against its own moto server.
+# Tests of the ecs_ha area: the ecs_capacity_provider module against a real moto server (its
+# in-process unit tests are in `make units`), bad-input tests of the role (pytest), and
+# `molecule test -s ecs_ha` (converge, idempotence, verify, destroy with audit) against its own
+# moto server.
 #
 #   scripts/test-ecs.sh            # everything (~6-8 min on 2 cores)
 #   ECS_TEST_SKIP_MOLECULE=1 ...   # unit and bad-input tests only (~1.5 min)
@@ -61,11 +62,11 @@ step() {
   SECONDS_OF[${name}]=$((SECONDS - start))
 }
 
-# 1. Module unit tests: moto in-process (mock_aws) plus one lifecycle against the server.
+# 1. The module's lifecycle against the server. Its in-process (mock_aws) unit tests run in
+#    `make units` (ansible-test units), which skips this class: it needs a server.
 step unit env TASKMANAGER_ECS_MOTO_URL="${URL}" AWS_ENDPOINT_URL="${URL}" \
   "${BIN}/pytest" -q -p no:cacheprovider \
-  tests/unit/plugins/modules/test_ecs_capacity_provider.py \
-  tests/unit/plugins/module_utils/test_ecs_capacity_provider_logic.py
+  "tests/unit/plugins/modules/test_ecs_capacity_provider.py::TestAgainstMotoServer"
 
 # 2. Bad input is refused before any AWS call (the tests point AWS at a closed port).
 step bad-input "${BIN}/pytest" -q -p no:cacheprovider tests/ecs
