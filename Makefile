@@ -207,8 +207,9 @@ test-ansible14: venv webapp-dist ## ansible 14 lane: galaxy-importer, offline in
 # timing, and need the machine to themselves. Every gate runs even when another fails (as
 # make -k), and scripts/test-gates.sh ends with a table of each gate's time and result.
 TEST_JOBS ?= 2
-TEST_SHARED := test-foundation test-fleet test-awx test-ansible14 test-ecs test-webapp sanity units lint changelog-lint
-TEST_ALONE := test-dataplane test-scale test-stress test-spread
+TEST_SHARED := test-fleet test-foundation test-ecs test-awx test-ansible14 lint test-spread test-webapp units sanity \
+	changelog-lint
+TEST_ALONE := test-dataplane test-scale test-stress
 
 # What every gate needs is built first, once (two gates building the same thing at once race).
 .PHONY: test
