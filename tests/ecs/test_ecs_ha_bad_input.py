@@ -46,9 +46,7 @@ def run_role(overrides: dict) -> subprocess.CompletedProcess:
     )
     ansible_playbook = Path(sys.executable).with_name("ansible-playbook")
     return subprocess.run(
-        # The stack's static inventory only: inventories/local (ansible.cfg's default) also holds the
-        # fleet's aws_ec2 source, which calls DescribeInstances when Ansible loads it.
-        [str(ansible_playbook), "-i", str(REPO / "inventories/local/hosts.yml"), str(PLAYBOOK), "-e", f"@{extra}"],
+        [str(ansible_playbook), str(PLAYBOOK), "-e", f"@{extra}"],
         cwd=REPO,
         env=env,
         capture_output=True,
