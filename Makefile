@@ -204,15 +204,24 @@ test-ansible14: venv webapp-dist ## ansible 14 lane: galaxy-importer, offline in
 	$(MAKE) --no-print-directory ANSIBLE_LINE=14 VENV=$(VENV_14) venv
 	VENV=$(VENV_14) scripts/test-ansible14.sh
 
-# One make -k: a red gate does not keep the later ones from running (CI shows every failure).
+# The gates of `make test`; a new suite is one word in one of the two lists.
+# TEST_SHARED run TEST_JOBS at a time (they compete for the CPU but measure no time), longest
+# first. TEST_ALONE run one by one after them: they measure CPU load or request and health-check
+# timing, and need the machine to themselves. Every gate runs even when another fails (as
+# make -k), and scripts/test-gates.sh ends with a table of each gate's time and result.
+TEST_JOBS ?= 2
+TEST_SHARED := test-fleet test-foundation test-ecs test-awx test-ansible14 lint test-spread test-webapp units sanity \
+	changelog-lint
+TEST_ALONE := test-dataplane test-scale test-stress
+
+# What every gate needs is built first, once (two gates building the same thing at once race).
 .PHONY: test
-test: venv system-deps ## Everything CI runs
-	$(MAKE) -k lint changelog-lint sanity units \
-		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane test-awx test-scale test-ansible14
-	@echo "make test: all gates passed"
+test: venv system-deps dataplane-deps webapp-dist ## Everything CI runs, with a time per gate at the end
+	$(MAKE) --no-print-directory ANSIBLE_LINE=14 VENV=$(VENV_14) venv
+	MAKE="$(MAKE)" scripts/test-gates.sh --jobs $(TEST_JOBS) $(TEST_SHARED) --alone $(TEST_ALONE)
 
 # ---------------------------------------------------------------- benchmarks (not part of make test)
-.PHONY: bench-webapp bench-spread bench-stress bench
+.PHONY: bench-webapp bench-spread bench-stress bench-converge bench
 bench-webapp: venv ## Flask dev server vs gunicorn under wrk
 	$(BIN)/python bench/webapp_bench.py
 
@@ -222,7 +231,10 @@ bench-spread: venv ## instance_spread vs a curl loop vs wrk through HAProxy
 bench-stress: venv ## requested vs measured CPU load
 	$(BIN)/python bench/stress_bench.py
 
-bench: bench-webapp bench-spread bench-stress ## All benchmarks
+bench-converge: venv webapp-dist ## site.yml vs the naive playbook (../shared/baselines): converge, re-run, teardown ratios
+	$(BIN)/python bench/converge_bench.py
+
+bench: bench-webapp bench-spread bench-stress bench-converge ## All benchmarks
 
 .PHONY: clean
 clean: local-aws-stop ## Remove local state, builds and test output (keeps .venv)

@@ -22,6 +22,15 @@ description:
   - AWS is only contacted when O(target_group_arn) is set; boto3 is only required then.
   - The run is bounded by O(time_budget); requests still running or not yet sent when it runs out
     are counted as errors of kind C(timeout) and C(not_sent).
+  - Each worker keeps one HTTP/1.1 connection open (keep-alive) and sends its requests one after
+    the other on it, as a browser does; an ALB balances every request on its own, kept-alive or
+    not. After an error answer or a failed request the worker opens a new connection for its next
+    request. A request on a kept connection that the server had closed while it was idle, before
+    any byte of an answer, is sent once more on a new connection (what every HTTP client does), so
+    it is not counted as an error; a target that resets new connections is still counted as
+    C(connection_reset).
+  - Requests use a new connection each only through a proxy from the environment (C(http_proxy),
+    C(https_proxy), C(no_proxy)), which ansible.module_utils.urls handles.
 author:
   - taskmanager.aws contributors (!UNKNOWN)
 options:
@@ -236,7 +245,7 @@ elapsed:
     type: float
     sample: 0.41
 requests_per_second:
-    description: Sent requests divided by RV(elapsed).
+    description: Sent requests divided by RV(elapsed), the probe's throughput.
     returned: always
     type: float
     sample: 243.9
@@ -343,13 +352,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import describe_target_health
 from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
-from ansible_collections.taskmanager.aws.plugins.module_utils.spread import (
-    aggregate,
-    compile_id_regex,
-    evaluate,
-    run_probe,
-    summary_lines,
-)
+from ansible_collections.taskmanager.aws.plugins.module_utils.spread_probe import compile_id_regex, run_probe
+from ansible_collections.taskmanager.aws.plugins.module_utils.spread_stats import aggregate
+from ansible_collections.taskmanager.aws.plugins.module_utils.spread_verdict import evaluate, summary_lines
 
 
 def healthy_target_ids(module, target_group_arn):

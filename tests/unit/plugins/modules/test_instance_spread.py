@@ -3,7 +3,7 @@
 """Unit tests of the instance_spread module: arguments, check mode, verdict wiring, target groups.
 
 HTTP goes to a real in-process server on an ephemeral loopback port; AWS is replaced by a fake
-elbv2 client (the moto-backed test lives in tests/integration/spread).
+elbv2 client (the moto-backed test lives in tests/spread).
 """
 
 import itertools
