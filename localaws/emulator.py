@@ -272,6 +272,16 @@ def apply_fixes(port: int) -> None:
         return ActionResult({"Activities": wanted[:limit]})
 
     AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
+    # 9. DescribeCapacityProviders without names lists every provider, as AWS does (moto iterates
+    # over the missing list: HTTP 500); the teardown audit lists them so.
+    original_describe_providers = EC2ContainerServiceBackend.describe_capacity_providers
+
+    def describe_capacity_providers(self, names):
+        if names is None:
+            return list(self.capacity_providers.values()), []
+        return original_describe_providers(self, names)
+
+    EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
 
 
 def main(argv: list[str] | None = None) -> None:

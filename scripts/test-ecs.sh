@@ -43,7 +43,7 @@ if (exec 3<>"/dev/tcp/${HOST}/${PORT}") 2>/dev/null; then
   exit 2
 fi
 
-MOTO_IAM_LOAD_MANAGED_POLICIES=true "${BIN}/moto_server" -H "${HOST}" -p "${PORT}" >"${LOG_DIR}/moto.log" 2>&1 &
+MOTO_IAM_LOAD_MANAGED_POLICIES=true "${BIN}/python" -m localaws.emulator -H "${HOST}" -p "${PORT}" >"${LOG_DIR}/moto.log" 2>&1 &
 MOTO_PID=$!
 for _ in $(seq 1 100); do
   curl -fsS --max-time 1 "${URL}/moto-api/data.json" -o /dev/null 2>/dev/null && break

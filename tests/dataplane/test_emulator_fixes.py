@@ -143,3 +143,15 @@ def test_one_instance_can_be_two_targets_on_two_ports(emulator, network):
     assert [d["Target"]["Port"] for d in described] == [32769]
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
     elbv2.delete_target_group(TargetGroupArn=arn)
+
+
+def test_capacity_providers_are_listed_without_names(emulator):
+    """DescribeCapacityProviders with no names lists every provider (moto alone answers HTTP 500)."""
+    ecs = emulator.client("ecs")
+    arn = "arn:aws:autoscaling:eu-north-1:123456789012:autoScalingGroup:0:autoScalingGroupName/cp-list-test"
+    ecs.create_capacity_provider(name="cp-list-test", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    try:
+        assert "cp-list-test" in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
+    finally:
+        ecs.delete_capacity_provider(capacityProvider="cp-list-test")
+    assert "cp-list-test" not in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
