@@ -28,6 +28,9 @@ BIN := $(VENV)/bin
 STATE := .state
 LOCAL_AWS_PORT ?= 5555
 INVENTORY ?= inventories/local
+# The running fleet instances, by ID (amazon.aws.aws_ec2 on the emulator): for the plays that
+# act on instances (stress, scale test). Separate, so that the stack's plays list no instances.
+FLEET_INVENTORY ?= inventories/local-fleet
 ANSIBLE_PLAYBOOK := $(BIN)/ansible-playbook
 COLLECTION_LINK := .build/ansible_collections/taskmanager/aws
 # The local emulator's address and dummy credentials. An AWS_ENDPOINT_URL that is
@@ -128,7 +131,7 @@ scale: venv webapp-dist local-aws-start ## Scale-out test on the local stack: 1 
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml -e taskmanager_build_ecs=false \
 		-e autoscaling_desired_capacity=1 -e autoscaling_reset_desired_capacity=true \
 		-e launch_template_detailed_monitoring=true
-	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/scale_test.yml \
+	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) -i $(FLEET_INVENTORY) playbooks/scale_test.yml \
 		-e scale_test_report=$(abspath $(SCALE_DIR))/report.json $(SCALE_VARS)
 	$(BIN)/python scripts/scale-plot.py $(SCALE_DIR)/report.json $(SCALE_DIR)/scale.svg
 

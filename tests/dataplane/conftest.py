@@ -16,6 +16,9 @@ import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The stack's inventory, and the stack's plus the fleet's (amazon.aws.aws_ec2 on the emulator).
+STACK = ("inventories/local",)
+FLEET = ("inventories/local", "inventories/local-fleet")
 VENV = (REPO / os.environ.get("VENV", ".venv")).resolve()
 REGION = "eu-north-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -54,8 +57,11 @@ class LocalAWS:
         except (OSError, ValueError):
             return {}
 
-    def playbook(self, playbook: str, *extra: str, timeout: float = 600) -> PlaybookRun:
-        command = [str(VENV / "bin" / "ansible-playbook"), "-i", "inventories/local", playbook, *extra]
+    def playbook(
+        self, playbook: str, *extra: str, timeout: float = 600, inventories: tuple[str, ...] = STACK
+    ) -> PlaybookRun:
+        sources = [arg for inventory in inventories for arg in ("-i", inventory)]
+        command = [str(VENV / "bin" / "ansible-playbook"), *sources, playbook, *extra]
         started = time.monotonic()
         done = subprocess.run(
             command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False

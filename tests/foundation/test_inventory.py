@@ -59,7 +59,7 @@ def two_groups(endpoint):
     ec2.delete_launch_template(LaunchTemplateId=template)
 
 
-def seen(source: str, endpoint: str, **env: str) -> tuple[str, list[str], list[str]]:
+def seen(sources: tuple[str, ...], endpoint: str, **env: str) -> tuple[str, list[str], list[str]]:
     """The region the plays use, the `fleet` group and the ECS hosts' group, as one play sees them."""
     environ = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
     environ.update(
@@ -75,8 +75,7 @@ def seen(source: str, endpoint: str, **env: str) -> tuple[str, list[str], list[s
         [
             str(VENV_BIN / "ansible"),
             "localhost",
-            "-i",
-            source,
+            *(arg for source in sources for arg in ("-i", source)),
             "-o",
             "-m",
             "ansible.builtin.debug",
@@ -95,11 +94,14 @@ def seen(source: str, endpoint: str, **env: str) -> tuple[str, list[str], list[s
     return region, sorted(fleet), sorted(ecs)
 
 
-@pytest.mark.parametrize("name", ["aws", "local"])
+INVENTORIES = {"aws": ("inventories/aws",), "local": ("inventories/local", "inventories/local-fleet")}
+
+
+@pytest.mark.parametrize("name", sorted(INVENTORIES))
 def test_fleet_group_is_the_web_fleet_in_the_inventory_region(two_groups, endpoint, name):
     # The ECS hosts are in the inventory (their own asg_ group), not in `fleet`; the plays work in
     # the region the inventory looked in.
-    assert seen(f"inventories/{name}", endpoint, AWS_REGION=REGION) == (
+    assert seen(INVENTORIES[name], endpoint, AWS_REGION=REGION) == (
         REGION,
         sorted(two_groups["TaskManagerASG"]),
         sorted(two_groups["taskmanager-ecs-asg"]),
@@ -107,6 +109,6 @@ def test_fleet_group_is_the_web_fleet_in_the_inventory_region(two_groups, endpoi
 
 
 def test_without_aws_region_the_inventory_and_the_plays_use_eu_north_1(two_groups, endpoint):
-    region, fleet, ecs = seen("inventories/aws", endpoint)
+    region, fleet, ecs = seen(INVENTORIES["aws"], endpoint)
     assert region == "eu-north-1"
     assert not set(fleet + ecs) & {i for ids in two_groups.values() for i in ids}

@@ -165,6 +165,7 @@ BOOLEAN_INPUTS = [
     "taskmanager_build_ecs",
     "artifacts_versioning",
     "launch_template_admin_ssh_allow_any",
+    "launch_template_detailed_monitoring",
     "alb_drop_invalid_header_fields",
     "alb_deletion_protection",
     "autoscaling_reset_desired_capacity",

@@ -31,6 +31,7 @@ _spec = importlib.util.spec_from_file_location("dataplane_fixtures", HERE.parent
 fixtures = importlib.util.module_from_spec(_spec)
 sys.modules["dataplane_fixtures"] = fixtures  # dataclasses look their module up there
 _spec.loader.exec_module(fixtures)
+FLEET = fixtures.FLEET
 
 ASG = "TaskManagerASG"
 TIME_SCALE = 20.0  # detailed monitoring 60 s -> 3 s datapoints; warm-up 300 s -> 15 s
@@ -98,6 +99,7 @@ def stress(local, load: int, duration: int, *extra: str):
         json.dumps({"stress_cpu_load": load, "stress_duration": duration}),
         *extra,
         timeout=60,
+        inventories=FLEET,
     )
 
 
@@ -106,7 +108,9 @@ def evaluations(local) -> list[dict]:
 
 
 def test_the_fleet_inventory_lists_the_instance_and_runs_inside_it(fleet):
-    run = fleet.playbook("playbooks/stress.yml", "-e", json.dumps({"stress_state": "stopped"}), timeout=60)
+    run = fleet.playbook(
+        "playbooks/stress.yml", "-e", json.dumps({"stress_state": "stopped"}), timeout=60, inventories=FLEET
+    )
     assert run.rc == 0, run.out[-3000:]
     members = fleet.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[ASG])
     ids = [i["InstanceId"] for i in members["AutoScalingGroups"][0]["Instances"]]
@@ -174,6 +178,7 @@ def test_eighty_percent_scales_out_and_the_spread_check_sees_the_new_ids(fleet):
             }
         ),
         timeout=240,
+        inventories=FLEET,
     )
     seconds = time.monotonic() - started
     lines = [line for line in run.out.splitlines() if "    - '" in line or "PASS" in line]
