@@ -115,7 +115,8 @@ failover: venv webapp-dist local-aws-start ## ECS failover test on the local sta
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/failover_test.yml $(FAILOVER_VARS)
 
 # make scale: the seed's scale-out test on the local stack. The group is set to 1 instance first
-# (the demo runs 3, the maximum), then playbooks/scale_test.yml loads it and watches the data
+# (the demo runs 3, the maximum), with detailed (1-minute) monitoring on (the launch template's
+# default, given explicitly: target tracking needs 3 datapoints above the target), then playbooks/scale_test.yml loads it and watches the data
 # plane's target tracking scale it out; the timeline is plotted to $(SCALE_DIR)/scale.svg.
 # Time-compressed when the stack was started so: LOCAL_AWS_TIME_SCALE=10 make demo scale.
 SCALE_DIR := $(STATE)/scale-$(LOCAL_AWS_PORT)
@@ -128,7 +129,8 @@ SCALE_VARS ?= -e scale_test_interval=$$(( 60 / $${LOCAL_AWS_TIME_SCALE:-1} + 1 )
 scale: venv webapp-dist local-aws-start ## Scale-out test on the local stack: 1 instance under load -> more; timeline + SVG plot
 	mkdir -p $(SCALE_DIR)
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml -e taskmanager_build_ecs=false \
-		-e autoscaling_desired_capacity=1 -e autoscaling_reset_desired_capacity=true
+		-e autoscaling_desired_capacity=1 -e autoscaling_reset_desired_capacity=true \
+		-e launch_template_detailed_monitoring=true
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) -i $(FLEET_INVENTORY) playbooks/scale_test.yml \
 		-e scale_test_report=$(abspath $(SCALE_DIR))/report.json $(SCALE_VARS)
 	$(BIN)/python scripts/scale-plot.py $(SCALE_DIR)/report.json $(SCALE_DIR)/scale.svg

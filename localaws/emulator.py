@@ -43,6 +43,8 @@ the emulator starts, never by editing site-packages, and each has a test in test
     its baseline IOPS and throughput, as AWS does (moto reports none, which rds_instance needs).
 13. GetConsoleOutput answers with the instance's boot log as the data plane writes it (moto
     answers a fixed sample text), the way EC2 exposes an instance's console.
+14. DescribeCapacityProviders without names lists every provider, as AWS does (moto answers
+    HTTP 500); the teardown audit lists them so.
 """
 
 from __future__ import annotations
@@ -409,6 +411,16 @@ def apply_fixes(port: int) -> None:
     _rds_fixes(port)
     # 13. The console output is the instance's boot log.
     _console_fix()
+    # 14. DescribeCapacityProviders without names lists every provider, as AWS does (moto iterates
+    # over the missing list: HTTP 500); the teardown audit lists them so.
+    original_describe_providers = EC2ContainerServiceBackend.describe_capacity_providers
+
+    def describe_capacity_providers(self, names):
+        if names is None:
+            return list(self.capacity_providers.values()), []
+        return original_describe_providers(self, names)
+
+    EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
 
     _create_service_keeps_its_settings()
     _launch_template_versions_can_be_deleted()

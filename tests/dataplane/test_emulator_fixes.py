@@ -252,3 +252,15 @@ def test_without_a_data_plane_the_console_output_is_motos(emulator, network):
         assert "Linux version" in ec2.get_console_output(InstanceId=instance)["Output"]
     finally:
         ec2.terminate_instances(InstanceIds=[instance])
+
+
+def test_capacity_providers_are_listed_without_names(emulator):
+    """Fix 14: DescribeCapacityProviders with no names lists every provider (moto alone answers HTTP 500)."""
+    ecs = emulator.client("ecs")
+    arn = "arn:aws:autoscaling:eu-north-1:123456789012:autoScalingGroup:0:autoScalingGroupName/cp-list-test"
+    ecs.create_capacity_provider(name="cp-list-test", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    try:
+        assert "cp-list-test" in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
+    finally:
+        ecs.delete_capacity_provider(capacityProvider="cp-list-test")
+    assert "cp-list-test" not in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
