@@ -212,6 +212,8 @@ def test_launch_template_versions_can_be_deleted_and_numbers_are_not_reused(emul
     four = ec2.describe_launch_template_versions(LaunchTemplateName="fix11", Versions=["4"])["LaunchTemplateVersions"]
     assert four[0]["LaunchTemplateData"]["InstanceType"] == "t3.large"
     ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
+
+
 def test_rds_endpoints_are_loopback_addresses_with_resource_ids_of_their_own(emulator):
     """Fix 12: an endpoint that reaches a server, one resource ID per instance, gp3's baseline."""
     rds = emulator.client("rds")
