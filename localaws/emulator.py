@@ -28,8 +28,8 @@ the emulator starts, never by editing site-packages, and each has a test in test
 9. A new application load balancer lists AWS's default attributes (idle timeout 60 s, invalid
    header fields kept, HTTP/2 on, ...). moto lists only the attributes that were set, and
    amazon.aws.elb_application_lb fails on a missing one it is asked to manage.
-10. CreateService stores the health check grace period and the placement strategy and
-    constraints (moto keeps them only from UpdateService).
+10. CreateService stores the health check grace period, the placement strategy and
+    constraints and the deployment configuration (moto keeps them only from UpdateService).
 11. DeleteLaunchTemplateVersions deletes non-default versions (moto does not implement it, and
     amazon.aws.ec2_launch_template calls it before DeleteLaunchTemplate). Version numbers are
     never reused, as on AWS.
@@ -435,6 +435,7 @@ def _create_service_keeps_its_settings() -> None:
         "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
         "placementStrategy": "placement_strategy",
         "placementConstraints": "placement_constraints",
+        "deploymentConfiguration": "deployment_configuration",
     }
 
     def create_service(self):

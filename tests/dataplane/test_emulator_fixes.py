@@ -166,7 +166,7 @@ def test_one_instance_can_be_two_targets_on_two_ports(emulator, network):
     elbv2.delete_target_group(TargetGroupArn=arn)
 
 
-def test_create_service_keeps_the_grace_period_and_the_placement(emulator, network):
+def test_create_service_keeps_the_grace_period_the_placement_and_the_deployment_configuration(emulator, network):
     ecs = emulator.client("ecs")
     ecs.create_cluster(clusterName="fix10")
     ecs.register_task_definition(
@@ -176,6 +176,11 @@ def test_create_service_keeps_the_grace_period_and_the_placement(emulator, netwo
         {"type": "spread", "field": "attribute:ecs.availability-zone"},
         {"type": "spread", "field": "instanceId"},
     ]
+    deployment = {
+        "minimumHealthyPercent": 100,
+        "maximumPercent": 200,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    }
     ecs.create_service(
         cluster="fix10",
         serviceName="web",
@@ -183,10 +188,12 @@ def test_create_service_keeps_the_grace_period_and_the_placement(emulator, netwo
         desiredCount=0,
         healthCheckGracePeriodSeconds=45,
         placementStrategy=strategy,
+        deploymentConfiguration=deployment,
     )
     service = ecs.describe_services(cluster="fix10", services=["web"])["services"][0]
     assert service["healthCheckGracePeriodSeconds"] == 45
     assert service["placementStrategy"] == strategy
+    assert service["deploymentConfiguration"] == deployment
     ecs.delete_service(cluster="fix10", service="web", force=True)
     ecs.delete_cluster(cluster="fix10")
 
