@@ -89,6 +89,20 @@ def decode_user_data(value: str | None) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def end_process_group(process: subprocess.Popen | None, grace: float, kill_wait: float) -> None:
+    """End a process and its group: SIGTERM, then SIGKILL when it outlives `grace` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=kill_wait)
+
+
 class InstanceStopped(Exception):
     """The instance was stopped while it booted."""
 
@@ -269,16 +283,7 @@ class Instance:
             self._stop.set()
         if self.frozen:
             self.set_frozen(False)
-        process = self.process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=0.3)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(OSError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=2)
+        end_process_group(self.process, grace=0.3, kill_wait=2)
         self.cgroup.kill_all()
         self.cgroup.remove()
         if self.metadata is not None:

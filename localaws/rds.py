@@ -11,17 +11,17 @@ and removes its data.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+from .instances import end_process_group
 
 log = logging.getLogger("localaws.rds")
 
@@ -171,15 +171,7 @@ class MariaDB:
         with self._lock:
             self._stop.set()
             process = self.process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(OSError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        end_process_group(process, grace=20, kill_wait=5)
         self.ready = False
 
     def summary(self) -> dict:
