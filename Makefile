@@ -115,7 +115,8 @@ failover: venv webapp-dist local-aws-start ## ECS failover test on the local sta
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/failover_test.yml $(FAILOVER_VARS)
 
 # make scale: the seed's scale-out test on the local stack. The group is set to 1 instance first
-# (the demo runs 3, the maximum), then playbooks/scale_test.yml loads it and watches the data
+# (the demo runs 3, the maximum), with detailed (1-minute) monitoring on (the launch template's
+# default, given explicitly: target tracking needs 3 datapoints above the target), then playbooks/scale_test.yml loads it and watches the data
 # plane's target tracking scale it out; the timeline is plotted to $(SCALE_DIR)/scale.svg.
 # Time-compressed when the stack was started so: LOCAL_AWS_TIME_SCALE=10 make demo scale.
 SCALE_DIR := $(STATE)/scale-$(LOCAL_AWS_PORT)
@@ -128,7 +129,8 @@ SCALE_VARS ?= -e scale_test_interval=$$(( 60 / $${LOCAL_AWS_TIME_SCALE:-1} + 1 )
 scale: venv webapp-dist local-aws-start ## Scale-out test on the local stack: 1 instance under load -> more; timeline + SVG plot
 	mkdir -p $(SCALE_DIR)
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) site.yml -e taskmanager_build_ecs=false \
-		-e autoscaling_desired_capacity=1 -e autoscaling_reset_desired_capacity=true
+		-e autoscaling_desired_capacity=1 -e autoscaling_reset_desired_capacity=true \
+		-e launch_template_detailed_monitoring=true
 	$(AWS_ENV) $(ANSIBLE_PLAYBOOK) -i $(INVENTORY) -i $(FLEET_INVENTORY) playbooks/scale_test.yml \
 		-e scale_test_report=$(abspath $(SCALE_DIR))/report.json $(SCALE_VARS)
 	$(BIN)/python scripts/scale-plot.py $(SCALE_DIR)/report.json $(SCALE_DIR)/scale.svg
@@ -204,15 +206,24 @@ test-ansible14: venv webapp-dist dataplane-deps ## ansible 14 lane: galaxy-impor
 	$(MAKE) --no-print-directory ANSIBLE_LINE=14 VENV=$(VENV_14) venv
 	VENV=$(VENV_14) scripts/test-ansible14.sh
 
-# One make -k: a red gate does not keep the later ones from running (CI shows every failure).
+# The gates of `make test`; a new suite is one word in one of the two lists.
+# TEST_SHARED run TEST_JOBS at a time (they compete for the CPU but measure no time), longest
+# first. TEST_ALONE run one by one after them: they measure CPU load or request and health-check
+# timing, and need the machine to themselves. Every gate runs even when another fails (as
+# make -k), and scripts/test-gates.sh ends with a table of each gate's time and result.
+TEST_JOBS ?= 2
+TEST_SHARED := test-fleet test-foundation test-ecs test-awx test-ansible14 lint test-spread test-webapp units sanity \
+	changelog-lint
+TEST_ALONE := test-dataplane test-scale test-stress
+
+# What every gate needs is built first, once (two gates building the same thing at once race).
 .PHONY: test
-test: venv system-deps ## Everything CI runs
-	$(MAKE) -k lint changelog-lint sanity units \
-		test-foundation test-webapp test-spread test-stress test-fleet test-ecs test-dataplane test-awx test-scale test-ansible14
-	@echo "make test: all gates passed"
+test: venv system-deps dataplane-deps webapp-dist ## Everything CI runs, with a time per gate at the end
+	$(MAKE) --no-print-directory ANSIBLE_LINE=14 VENV=$(VENV_14) venv
+	MAKE="$(MAKE)" scripts/test-gates.sh --jobs $(TEST_JOBS) $(TEST_SHARED) --alone $(TEST_ALONE)
 
 # ---------------------------------------------------------------- benchmarks (not part of make test)
-.PHONY: bench-webapp bench-spread bench-stress bench
+.PHONY: bench-webapp bench-spread bench-stress bench-converge bench
 bench-webapp: venv ## Flask dev server vs gunicorn under wrk
 	$(BIN)/python bench/webapp_bench.py
 
@@ -222,7 +233,10 @@ bench-spread: venv ## instance_spread vs a curl loop vs wrk through HAProxy
 bench-stress: venv ## requested vs measured CPU load
 	$(BIN)/python bench/stress_bench.py
 
-bench: bench-webapp bench-spread bench-stress ## All benchmarks
+bench-converge: venv webapp-dist ## site.yml vs the naive playbook (../shared/baselines): converge, re-run, teardown ratios
+	$(BIN)/python bench/converge_bench.py
+
+bench: bench-webapp bench-spread bench-stress bench-converge ## All benchmarks
 
 .PHONY: clean
 clean: local-aws-stop ## Remove local state, builds and test output (keeps .venv)

@@ -59,6 +59,11 @@ def status_text(status: dict) -> str:
         )
         for task in service["tasks"]:
             lines.append(f"      task {task['task']}  {task['az']}  {task['instance_id']}:{task['host_port']}")
+    if status.get("databases"):
+        lines.append("  RDS instances (MariaDB servers):")
+    for db in status.get("databases", []) or []:
+        detail = f"  ({db['detail']})" if db.get("detail") else ""
+        lines.append(f"    {db['identifier']}  {db['endpoint']}  {db['state']}{detail}")
     return "\n".join(lines)
 
 

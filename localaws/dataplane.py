@@ -31,12 +31,14 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .ecs import EcsAgent
 from .emulator import port_octet
 from .haproxy import Backend, Frontend, HAProxy, HealthCheck, Server, safe
 from .instances import Instance, unpack_wheel
 from .metrics import Metrics
+from .rds import Databases
 from .scaling import Scaling
 
 log = logging.getLogger("localaws.dataplane")
@@ -106,7 +108,7 @@ class DataPlane:
         self.autoscaling = session.client("autoscaling", config=config)
         self.s3 = session.client("s3", config=config)
         self.ssm = session.client("ssm", config=config)
-        self.account_id = session.client("sts", config=config).get_caller_identity()["Account"]
+        self.account_id = self._account_id(session.client("sts", config=config))
         self.haproxy = HAProxy(state_dir / "haproxy")
         self.instances: dict[str, Instance] = {}
         self.addresses: dict[str, str] = {}  # every instance ever seen -> its loopback address
@@ -122,6 +124,20 @@ class DataPlane:
         self._stop = threading.Event()
         self.metrics = Metrics(self)
         self.scaling = Scaling(self, self.metrics)
+        self.databases = Databases(self)
+
+    @staticmethod
+    def _account_id(sts, limit: float = 60.0) -> str:
+        """The account ID, once the emulator answers (its first answers are slow on a busy machine)."""
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                return sts.get_caller_identity()["Account"]
+            except (BotoCoreError, ClientError):
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("the emulator does not answer yet; asking again")
+                time.sleep(1)
 
     def next_fallback(self) -> int:
         self._fallback += 1
@@ -130,6 +146,17 @@ class DataPlane:
     def install_wheel(self, bucket: str, key: str) -> Path:
         body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return unpack_wheel(body, self.state_dir / "wheels", self.wheel_lock)
+
+    def app_aws_environment(self) -> dict[str, str]:
+        """What an app process needs to call AWS (attachments in S3) as its instance or task role.
+
+        On AWS the SDK finds the role's credentials at the instance's metadata service (or the ECS
+        agent's) and the real endpoints; locally the emulator's URL and its dummy credentials stand in.
+        """
+        names = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        env = {k: v for k, v in os.environ.items() if k in names}
+        env.update({"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region})
+        return env
 
     def scaled(self, seconds: float) -> float:
         return seconds / self.time_scale
@@ -157,17 +184,25 @@ class DataPlane:
 
     def shutdown(self) -> None:
         self.ecs_agent.shutdown()
+        self.databases.shutdown()
         for instance in list(self.instances.values()):
             instance.stop()
         self.instances.clear()
         self.haproxy.stop()
         (self.state_dir / HEALTH_FILE).unlink(missing_ok=True)
         status = read_json(self.state_dir / STATUS_FILE, {})
-        status.update({"running": False, "instances": [], "listeners": [], "target_groups": [], "services": []})
+        status.update(
+            {"running": False, "instances": [], "listeners": [], "target_groups": [], "services": [], "databases": []}
+        )
         write_json(self.state_dir / STATUS_FILE, status)
         log.info("data plane stopped: every instance process ended, HAProxy stopped")
 
     def reconcile(self) -> None:
+        try:
+            databases = self.databases.reconcile()
+        except Exception:  # noqa: BLE001 - database trouble must not keep the load balancers from serving
+            log.exception("RDS reconcile failed; retried on the next pass")
+            databases = []
         described = self._describe_instances()
         gone = self._reconcile_instances(described)
         frozen = set(read_json(self.state_dir / FROZEN_FILE, []))
@@ -201,6 +236,7 @@ class DataPlane:
                 "instances": [i.summary() for i in sorted(self.instances.values(), key=lambda i: (i.az, i.id))],
                 "target_groups": groups,
                 "services": services,
+                "databases": databases,
                 "scaling": self.scaling.summary(),
             },
         )

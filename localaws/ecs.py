@@ -474,6 +474,7 @@ class EcsAgent:
                 env[name] = str(task.directory / value.lstrip("/"))  # the container's file system
         Path(env.get("TASKMANAGER_DATA_DIR", task.directory)).mkdir(parents=True, exist_ok=True)
         env.setdefault("TASKMANAGER_DATA_DIR", str(task.directory))
+        env.update(self.plane.app_aws_environment())
         env.update(
             {
                 "PYTHONPATH": str(site),

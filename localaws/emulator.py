@@ -25,11 +25,31 @@ the emulator starts, never by editing site-packages, and each has a test in test
 8. DescribeScalingActivities answers with the scaling decisions the data plane took (the file
    ``activities.json`` next to the health file), newest first. moto always answers an empty list.
    (Tested in tests/scale/test_scale.py, where the data plane takes the decisions.)
-9. ECR's data plane is a local registry (``LOCAL_AWS_REGISTRY``, its host and port;
-   scripts/local-aws.sh starts it beside the emulator on 127.<port octet>.253.1):
-   a repository's URI is ``<registry>/<name>`` and GetAuthorizationToken's proxy endpoint is
-   ``http://<registry>``, so a client pushes to ``repositoryUri`` with the token's credentials
-   exactly as it does on AWS. Without ``LOCAL_AWS_REGISTRY``, moto's answers stand.
+9. A new application load balancer lists AWS's default attributes (idle timeout 60 s, invalid
+   header fields kept, HTTP/2 on, ...). moto lists only the attributes that were set, and
+   amazon.aws.elb_application_lb fails on a missing one it is asked to manage.
+10. CreateService stores the health check grace period, the placement strategy and
+    constraints and the deployment configuration (moto keeps them only from UpdateService).
+11. DeleteLaunchTemplateVersions deletes non-default versions (moto does not implement it, and
+    amazon.aws.ec2_launch_template calls it before DeleteLaunchTemplate). Version numbers are
+    never reused, as on AWS.
+12. An RDS instance's endpoint is a loopback address of its own (``127.<port>.252.<n>``, from its
+    identifier), where the data plane's MariaDB server listens, as a real endpoint reaches the
+    database. RDS never returns the master password, so the emulator keeps it for the "service
+    side" (``rds-service.json`` next to the health file, mode 0600: what CreateDBInstance and
+    ModifyDBInstance received), as RDS itself keeps it. With a data plane, an instance is
+    ``creating`` until the data plane's server answers (``rds.json``), then ``available``. Each
+    instance gets a resource ID of its own (moto gives all one constant), and gp3 storage reports
+    its baseline IOPS and throughput, as AWS does (moto reports none, which rds_instance needs).
+13. GetConsoleOutput answers with the instance's boot log as the data plane writes it (moto
+    answers a fixed sample text), the way EC2 exposes an instance's console.
+14. DescribeCapacityProviders without names lists every provider, as AWS does (moto answers
+    HTTP 500); the teardown audit lists them so.
+15. ECR's data plane is a local registry (``LOCAL_AWS_REGISTRY``, its host and port;
+    scripts/local-aws.sh starts it beside the emulator on 127.<port octet>.253.1):
+    a repository's URI is ``<registry>/<name>`` and GetAuthorizationToken's proxy endpoint is
+    ``http://<registry>``, so a client pushes to ``repositoryUri`` with the token's credentials
+    exactly as it does on AWS. Without ``LOCAL_AWS_REGISTRY``, moto's answers stand.
 """
 
 from __future__ import annotations
@@ -37,12 +57,29 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import secrets
+import string
 import sys
 import zlib
 from collections import Counter
 
 ENV_HEALTH_FILE = "LOCAL_AWS_HEALTH_FILE"
 ENV_REGISTRY = "LOCAL_AWS_REGISTRY"
+
+# DescribeLoadBalancerAttributes of a new application load balancer on AWS (fix 9).
+ALB_DEFAULT_ATTRIBUTES = {
+    "access_logs.s3.enabled": "false",
+    "client_keep_alive.seconds": "3600",
+    "idle_timeout.timeout_seconds": "60",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true",
+    "waf.fail_open.enabled": "false",
+}
 
 
 def port_octet(port: int) -> int:
@@ -144,6 +181,101 @@ def _targets_by_id_and_port(target_group_class, health_class) -> None:
     target_group_class.health_for = health_for
 
 
+def _state_file(name: str) -> str | None:
+    """A file of the data plane's state folder (beside the health file), or None without one."""
+    path = os.environ.get(ENV_HEALTH_FILE)
+    return os.path.join(os.path.dirname(path), name) if path else None
+
+
+def database_address(identifier: str, port: int) -> str:
+    """127.<port octet>.252.<from the identifier>: stable for an identifier (RDS endpoints are)."""
+    return f"127.{port_octet(port)}.252.{zlib.crc32(identifier.encode()) % 250 + 1}"
+
+
+def _record_rds_service(backend) -> None:
+    """The master user and password of every DB instance, where the data plane's servers read them."""
+    path = _state_file("rds-service.json")
+    if not path:
+        return
+    data = {
+        db.db_instance_identifier: {
+            "resource_id": db.dbi_resource_id,
+            "master_username": db.master_username,
+            "master_user_password": db._master_user_password,  # noqa: SLF001 - the service side's copy
+            "db_name": db.db_name,
+        }
+        for db in backend.databases.values()
+    }
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def _rds_fixes(port: int) -> None:
+    from moto.rds.models import DBInstance, RDSBackend
+
+    DBInstance.address = property(lambda self: database_address(self.db_instance_identifier, port))
+    for name in ("create_db_instance", "modify_db_instance", "delete_db_instance"):
+        original = getattr(RDSBackend, name)
+
+        def recorded(self, *args, __original=original, __name=name, **kwargs):
+            result = __original(self, *args, **kwargs)
+            if __name == "create_db_instance":
+                # AWS gives every DB instance a resource ID of its own (moto one constant for all).
+                alphabet = string.ascii_uppercase + string.digits
+                result.dbi_resource_id = "db-" + "".join(secrets.choice(alphabet) for _index in range(26))
+                if result.storage_type == "gp3":
+                    # gp3 below 400 GiB: AWS reports the baseline, 3000 IOPS and 125 MiB/s (moto none).
+                    result.iops = result.iops or 3000
+                    result.storage_throughput = result.storage_throughput or 125
+            _record_rds_service(self)
+            return result
+
+        setattr(RDSBackend, name, recorded)
+
+    original_describe = RDSBackend.describe_db_instances
+
+    def describe_db_instances(self, *args, **kwargs):
+        databases = original_describe(self, *args, **kwargs)
+        path = _state_file("rds.json")
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    served = json.load(handle)
+            except (OSError, ValueError):
+                served = {}
+            for db in databases:
+                ready = served.get(db.db_instance_identifier, {}).get("resource_id") == db.dbi_resource_id
+                if db.status in ("available", "creating"):
+                    db.status = "available" if ready else "creating"
+        return databases
+
+    RDSBackend.describe_db_instances = describe_db_instances
+
+
+def _console_fix() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.general import General
+    from moto.ec2.utils import Base64EncodedString
+
+    original = General.get_console_output
+
+    def get_console_output(self):
+        instance_id = str(self._get_param("InstanceId"))
+        path = _state_file(os.path.join("instances", instance_id, "var/log/cloud-init-output.log"))
+        if not path or not instance_id.startswith("i-") or "/" in instance_id or not os.path.exists(path):
+            return original(self)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()[-64 * 1024 :]  # EC2 keeps the last 64 KB
+        answer = original(self)
+        answer.result["Output"] = Base64EncodedString.from_raw_string(text)
+        return ActionResult(answer.result)
+
+    General.get_console_output = get_console_output
+
+
 def _read_activities() -> list:
     path = os.environ.get(ENV_HEALTH_FILE)
     if not path:
@@ -188,10 +320,13 @@ def apply_fixes(port: int) -> None:
     AutoScalingBackend.terminate_instance = terminate_and_deregister
 
     # 3. DNS name = a loopback address of the load balancer's own.
+    # 9. An application load balancer starts with AWS's default attributes.
     original_create_lb = ELBv2Backend.create_load_balancer
 
     def create_load_balancer(self, *args, **kwargs):
         lb = original_create_lb(self, *args, **kwargs)
+        if lb.type == "application":
+            lb.attrs = {**ALB_DEFAULT_ATTRIBUTES, **lb.attrs}
         taken = {other.dns_name for other in self.load_balancers.values() if other is not lb}
         lb.dns_name = load_balancer_address(lb.name, port, taken)
         return lb
@@ -278,8 +413,110 @@ def apply_fixes(port: int) -> None:
         return ActionResult({"Activities": wanted[:limit]})
 
     AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
+    # 12. RDS: loopback endpoints, the service side's password, creating until served.
+    _rds_fixes(port)
+    # 13. The console output is the instance's boot log.
+    _console_fix()
+    # 14. DescribeCapacityProviders without names lists every provider, as AWS does (moto iterates
+    # over the missing list: HTTP 500); the teardown audit lists them so.
+    original_describe_providers = EC2ContainerServiceBackend.describe_capacity_providers
 
-    # 9. ECR's registry is the data plane's local registry.
+    def describe_capacity_providers(self, names):
+        if names is None:
+            return list(self.capacity_providers.values()), []
+        return original_describe_providers(self, names)
+
+    EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
+
+    _create_service_keeps_its_settings()
+    _launch_template_versions_can_be_deleted()
+
+
+def _create_service_keeps_its_settings() -> None:
+    """Fix 10: CreateService keeps what UpdateService would store."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original_create = EC2ContainerServiceResponse.create_service
+    kept = {
+        "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+        "placementStrategy": "placement_strategy",
+        "placementConstraints": "placement_constraints",
+        "deploymentConfiguration": "deployment_configuration",
+    }
+
+    def create_service(self):
+        result = original_create(self)
+        cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))
+        service = self.ecs_backend.services[f"{cluster.name}:{self._get_param('serviceName')}"]
+        for param, attribute in kept.items():
+            value = self._get_param(param)
+            if value is not None:
+                setattr(service, attribute, value)
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service
+
+
+def _launch_template_versions_can_be_deleted() -> None:
+    """Fix 11: DeleteLaunchTemplateVersions, with versions found by number, not by position."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    def create_version(self, data, description):
+        number = max([getattr(self, "_highest_version", 0)] + [v.number for v in self.versions]) + 1
+        self._highest_version = number
+        version = LaunchTemplateVersion(self, number, data, description)
+        self.versions.append(version)
+        return version
+
+    def get_version(self, num):
+        if str(num).lower() == "$latest":
+            return self.versions[-1]
+        if str(num).lower() == "$default":
+            return self.default_version()
+        found = next((v for v in self.versions if str(v.number) == str(num)), None)
+        if found is None:
+            raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+        return found
+
+    def default_version(self):
+        return self.get_version(self.default_version_number)
+
+    LaunchTemplate.create_version = create_version
+    LaunchTemplate.get_version = get_version
+    LaunchTemplate.default_version = default_version
+
+    def delete_launch_template_versions(self):
+        template_id = self._get_param("LaunchTemplateId")
+        name = self._get_param("LaunchTemplateName")
+        template = (
+            self.ec2_backend.get_launch_template_by_name(name)
+            if name
+            else self.ec2_backend.get_launch_template(template_id)
+        )
+        self.error_on_dryrun()
+        deleted, refused = [], []
+        for number in self._get_param("Versions", []):
+            entry = {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name}
+            version = next((v for v in template.versions if str(v.number) == str(number)), None)
+            if version is None or template.is_default(version):
+                code = "launchTemplateVersionDoesNotExist" if version is None else "launchTemplateVersionIsDefault"
+                refused.append({**entry, "VersionNumber": int(number), "ResponseError": {"Code": code}})
+                continue
+            template.versions.remove(version)
+            deleted.append({**entry, "VersionNumber": version.number})
+        return ActionResult(
+            {
+                "SuccessfullyDeletedLaunchTemplateVersions": deleted,
+                "UnsuccessfullyDeletedLaunchTemplateVersions": refused,
+            }
+        )
+
+    LaunchTemplates.delete_launch_template_versions = delete_launch_template_versions
+
+    # 15. ECR's registry is the data plane's local registry.
     registry = os.environ.get(ENV_REGISTRY)
     if registry:
         _ecr_on_local_registry(registry)

@@ -89,6 +89,20 @@ def decode_user_data(value: str | None) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def end_process_group(process: subprocess.Popen | None, grace: float, kill_wait: float) -> None:
+    """End a process and its group: SIGTERM, then SIGKILL when it outlives `grace` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=kill_wait)
+
+
 class InstanceStopped(Exception):
     """The instance was stopped while it booted."""
 
@@ -269,16 +283,7 @@ class Instance:
             self._stop.set()
         if self.frozen:
             self.set_frozen(False)
-        process = self.process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=0.3)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(OSError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=2)
+        end_process_group(self.process, grace=0.3, kill_wait=2)
         self.cgroup.kill_all()
         self.cgroup.remove()
         if self.metadata is not None:
@@ -398,6 +403,7 @@ class Instance:
             if name != "PATH" and value.startswith("/"):
                 env[name] = str(self.root / value.lstrip("/"))
         Path(env["TASKMANAGER_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+        env.update(self.plane.app_aws_environment())
         env.update(
             {
                 "PYTHONPATH": str(site),
@@ -439,6 +445,16 @@ class Instance:
             start_new_session=True,
         )
 
+    def _last_output(self, offset: int, lines: int = 3) -> list[str]:
+        """The last lines the app wrote since `offset` (its failed run)."""
+        try:
+            with open(self.app_log, "rb") as log_file:
+                log_file.seek(offset)
+                text = log_file.read()[-8192:].decode("utf-8", errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if line.strip()][-lines:]
+
     def _serve(self, env: dict, site: Path, package: str) -> None:
         python = sys.executable
         deploy = site / package / "deploy"
@@ -447,6 +463,8 @@ class Instance:
         with open(self.app_log, "ab") as out:
             while not self._stop.is_set():
                 # ExecStartPre=... migrate, then ExecStart=gunicorn (systemd restarts both on failure).
+                out.flush()
+                started_at = self.app_log.stat().st_size
                 self.process = self._spawn(migrate, env, out)
                 code = self.process.wait()
                 if code == 0 and not self._stop.is_set():
@@ -457,6 +475,10 @@ class Instance:
                 if self._stop.is_set():
                     return
                 self.state, self.detail = "restarting", f"exited with status {code}; see {self.app_log}"
+                # StandardError=journal+console (deploy/taskmanager.service): the failed run's last
+                # words reach the console, which is what GetConsoleOutput shows.
+                for line in self._last_output(started_at):
+                    self._say(f"taskmanager.service: {line}")
                 self._say(f"taskmanager.service: main process exited, status={code}; restarting in {RESTART_SEC:g} s")
                 log.warning("%s: the web app exited with status %s", self.id, code)
                 self._stop.wait(RESTART_SEC)

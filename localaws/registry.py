@@ -1,7 +1,7 @@
 """ECR's data plane: a real image registry (Debian's ``docker-registry``, the CNCF Distribution
 registry) on a loopback address of the emulator's own, started beside the emulator.
 
-The emulator hands out repository URIs on this registry (localaws/emulator.py, fix 9), so a
+The emulator hands out repository URIs on this registry (localaws/emulator.py, fix 15), so a
 client pushes to ``repositoryUri`` exactly as it pushes to ECR; the ECS agent pulls a task's
 image from it (here: resolves the image's manifest, see localaws/ecs.py).
 """

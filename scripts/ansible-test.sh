@@ -17,7 +17,8 @@ if [[ ! -f ${PIP_REQUIREMENTS} ]]; then
   echo "ERROR: no ${PIP_REQUIREMENTS}: add it with the pip version ansible-test ${CORE} bootstraps" >&2
   exit 2
 fi
-WORK=${ROOT}/.build/ansible-test-${CORE}
+# One copy per line and command, so that `make sanity` and `make units` can run at once.
+WORK=${ROOT}/.build/ansible-test-${CORE}-${1:-none}
 COPY=${WORK}/ansible_collections/taskmanager/aws
 WHEELS=${ROOT}/.build/wheels
 
@@ -25,14 +26,21 @@ WHEELS=${ROOT}/.build/wheels
 PIP_PIN=$(grep -E '^pip==' "${PIP_REQUIREMENTS}")
 PIP_VERSION=${PIP_PIN#pip==}
 mkdir -p "${WHEELS}"
+# Locked: two runs at once (make test runs sanity beside units) download it once.
+exec 8>"${WHEELS}/.lock"
+flock 8
 if ! compgen -G "${WHEELS}/pip-${PIP_VERSION}-*.whl" >/dev/null; then
   "${VENV}/bin/pip" download --quiet --no-deps --only-binary=:all: -d "${WHEELS}" "${PIP_PIN}" 2>&1 \
     | { grep -v "is ignored: it is neither" || true; }
 fi
 PIP_WHEEL=$(compgen -G "${WHEELS}/pip-${PIP_VERSION}-*.whl" | head -n 1)
+flock -u 8
+exec 8>&-
 CACHE=${HOME}/.ansible/test/cache
 mkdir -p "${CACHE}"
-sed "s|@PIP_WHEEL@|${PIP_WHEEL}|" tests/ansible-test/get_pip_offline.py >"${CACHE}/get_pip_${PIP_VERSION//./_}.py"
+# Written aside and renamed: another ansible-test run may be reading it.
+sed "s|@PIP_WHEEL@|${PIP_WHEEL}|" tests/ansible-test/get_pip_offline.py >"${CACHE}/get_pip.$$.tmp"
+mv -f "${CACHE}/get_pip.$$.tmp" "${CACHE}/get_pip_${PIP_VERSION//./_}.py"
 
 # 2. A clean copy of the collection: the files git tracks plus new, not ignored ones.
 rm -rf "${WORK}"

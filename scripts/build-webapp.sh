@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
-DIST=".build/dist"
+DIST="${WEBAPP_DIST:-.build/dist}"  # test-webapp.sh builds into a folder of its own
 mkdir -p "$DIST"
 rm -f "$DIST"/taskmanager_webapp-*.whl
 work="$(mktemp -d)"

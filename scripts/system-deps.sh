@@ -6,13 +6,14 @@
 # docker-registry (the data plane's stand-in for ECR's registry).
 # Installs only what is missing; needs root (or sudo).
 #   scripts/system-deps.sh            # everything the tests use
-#   scripts/system-deps.sh dataplane  # only what the local data plane runs (make demo)
+#   scripts/system-deps.sh dataplane  # only what the local data plane runs (make demo, make scale):
+#                                     # HAProxy as the ALB, MariaDB as RDS, stress-ng in instances
 set -euo pipefail
 
 PACKAGES=(haproxy nginx stress-ng mariadb-server chromium chromium-driver cloud-init shellcheck wrk hey rsync curl
   buildah debootstrap docker-registry)
 if [[ ${1:-} == dataplane ]]; then
-  PACKAGES=(haproxy curl buildah debootstrap docker-registry)
+  PACKAGES=(haproxy mariadb-server stress-ng curl buildah debootstrap docker-registry)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do

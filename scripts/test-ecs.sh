@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Tests of the ecs_ha area: ecs_capacity_provider module unit tests (in-process moto and a
-# real moto server), bad-input tests of the role (pytest), and `molecule test -s ecs_ha`
-# (converge, idempotence, verify, destroy with audit) against its own moto server.
+# Tests of the ecs_ha area: the ecs_capacity_provider module against a real moto server (its
+# in-process unit tests are in `make units`), bad-input tests of the role (pytest), and
+# `molecule test -s ecs_ha` (converge, idempotence, verify, destroy with audit) against its own
+# moto server.
 #
 #   scripts/test-ecs.sh            # everything (~6-8 min on 2 cores)
-#   ECS_TEST_SKIP_MOLECULE=1 ...   # unit and bad-input tests only (~1.5 min)
+#   ECS_TEST_SKIP_MOLECULE=1 ...   # the module against moto and the bad-input tests only (~1 min)
 #
 # ECS_MOTO_PORT (default 5011, the ecs area's port) picks the emulator port.
 set -euo pipefail
@@ -14,11 +15,11 @@ REPO=$(pwd)
 VENV=${VENV:-.venv}
 BIN=${REPO}/${VENV}/bin
 [[ ${VENV} == /* ]] && BIN=${VENV}/bin
-PORT=${ECS_MOTO_PORT:-5011}
-HOST=127.0.0.1
-URL="http://${HOST}:${PORT}"
+# The emulator as every other suite starts it (scripts/local-aws.sh), without its data plane.
+export LOCAL_AWS_PORT=${ECS_MOTO_PORT:-5011} LOCAL_AWS_DATAPLANE=off VENV
+URL="http://127.0.0.1:${LOCAL_AWS_PORT}"
 LOG_DIR=$(mktemp -d -t test-ecs.XXXXXX)
-MOTO_PID=""
+started=0
 
 export PATH="${BIN}:${PATH}"
 export PYTHONPATH="${REPO}/.build${PYTHONPATH:+:${PYTHONPATH}}"
@@ -28,29 +29,19 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=eu-north-1 AWS_DEFAULT_REGION=eu-north-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-stop_moto() {
-  if [[ -n ${MOTO_PID} ]] && kill -0 "${MOTO_PID}" 2>/dev/null; then
-    kill "${MOTO_PID}" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "${MOTO_PID}" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "${MOTO_PID}" 2>/dev/null || true
-  fi
-  MOTO_PID=""
+stop_emulator() {
+  if [[ ${started} == 1 ]]; then scripts/local-aws.sh stop; fi
+  started=0
 }
-trap stop_moto EXIT INT TERM
+trap stop_emulator EXIT INT TERM
 
-if (exec 3<>"/dev/tcp/${HOST}/${PORT}") 2>/dev/null; then
-  echo "port ${PORT} is already in use; stop whatever runs there or set ECS_MOTO_PORT" >&2
+if scripts/local-aws.sh status >/dev/null 2>&1; then
+  echo "port ${LOCAL_AWS_PORT} already has an emulator; the suite needs a fresh one (ECS_MOTO_PORT)" >&2
   exit 2
 fi
-
-MOTO_IAM_LOAD_MANAGED_POLICIES=true "${BIN}/moto_server" -H "${HOST}" -p "${PORT}" >"${LOG_DIR}/moto.log" 2>&1 &
-MOTO_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS --max-time 1 "${URL}/moto-api/data.json" -o /dev/null 2>/dev/null && break
-  kill -0 "${MOTO_PID}" 2>/dev/null || { echo "moto exited:" >&2; cat "${LOG_DIR}/moto.log" >&2; exit 1; }
-  sleep 0.2
-done
-echo "== moto ${URL} (pid ${MOTO_PID}), logs in ${LOG_DIR}"
+scripts/local-aws.sh start
+started=1
+echo "== emulator ${URL}, logs in ${LOG_DIR}"
 
 declare -A SECONDS_OF
 step() {
@@ -61,11 +52,11 @@ step() {
   SECONDS_OF[${name}]=$((SECONDS - start))
 }
 
-# 1. Module unit tests: moto in-process (mock_aws) plus one lifecycle against the server.
+# 1. The module's lifecycle against the server. Its in-process (mock_aws) unit tests run in
+#    `make units` (ansible-test units), which skips this class: it needs a server.
 step unit env TASKMANAGER_ECS_MOTO_URL="${URL}" AWS_ENDPOINT_URL="${URL}" \
   "${BIN}/pytest" -q -p no:cacheprovider \
-  tests/unit/plugins/modules/test_ecs_capacity_provider.py \
-  tests/unit/plugins/module_utils/test_ecs_capacity_provider_logic.py
+  "tests/unit/plugins/modules/test_ecs_capacity_provider.py::TestAgainstMotoServer"
 
 # 2. Bad input is refused before any AWS call (the tests point AWS at a closed port).
 step bad-input "${BIN}/pytest" -q -p no:cacheprovider tests/ecs

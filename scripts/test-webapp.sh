@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Tests of the web app (webapp/): pytest against SQLite and a real MariaDB, the IMDSv2 / ECS
 # metadata stand-ins, headless Chromium, a schemathesis run and the wheel build.
-# Starts MariaDB on 127.0.0.1:13306 with its own temporary datadir and stops it by PID.
+# Starts MariaDB on 127.0.0.1:13306 (WEBAPP_MARIADB_PORT) with its own temporary datadir and stops it
+# by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
-PORT_DB=13306
+PORT_DB="${WEBAPP_MARIADB_PORT:-13306}"
 work="$(mktemp -d /tmp/test-webapp.XXXXXX)"
 db_pid=""
 
@@ -46,4 +47,6 @@ echo "== pytest"
 "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests/webapp "$@"
 
 echo "== wheel"
-VENV="$VENV" scripts/build-webapp.sh
+# Into the work folder: the wheel in .build/dist may be in use by a suite running beside this one
+# (make test runs two gates at a time), and `make webapp-dist` keeps it up to date.
+VENV="$VENV" WEBAPP_DIST="$work/dist" scripts/build-webapp.sh

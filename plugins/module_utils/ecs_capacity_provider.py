@@ -149,16 +149,6 @@ def find_capacity_provider(providers, name):
     return None
 
 
-def describe_capacity_provider(client, name):
-    """Return the live capacity provider called ``name`` (API shape) or None.
-
-    Always by name: DescribeCapacityProviders without names lists every provider, which the
-    moto emulator answers with HTTP 500. ``client`` is a boto3 ECS client; errors propagate.
-    """
-    response = client.describe_capacity_providers(capacityProviders=[name], include=["TAGS"], aws_retry=True)
-    return find_capacity_provider(response.get("capacityProviders"), name)
-
-
 def format_capacity_provider(provider, camel_to_snake):
     """snake_case result of a capacity provider, tags as a dict (converter passed in, no imports here)."""
     if not provider:

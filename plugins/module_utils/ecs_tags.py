@@ -5,16 +5,12 @@
 
 from __future__ import annotations
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # the modules using this fail through AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import tag_resource, untag_resource
 
 
 def ecs_tags_to_dict(tag_list):
@@ -29,7 +25,8 @@ def ecs_tag_list(tags):
 def ensure_ecs_tags(client, module, resource_arn, current_tag_list, tags, purge_tags):
     """Bring the tags of ``resource_arn`` to ``tags``; True when something changed (or would, in check mode).
 
-    ``tags=None`` leaves the tags alone. ``client`` is a boto3 ECS client with a retry decorator.
+    ``tags=None`` leaves the tags alone. ``client`` is a boto3 ECS client with a retry decorator;
+    AWS errors raise ``AnsibleTaskmanagerAWSError`` (``errors.py``).
     """
     if tags is None:
         return False
@@ -38,11 +35,8 @@ def ensure_ecs_tags(client, module, resource_arn, current_tag_list, tags, purge_
         return False
     if module.check_mode:
         return True
-    try:
-        if to_remove:
-            client.untag_resource(resourceArn=resource_arn, tagKeys=to_remove, aws_retry=True)
-        if to_set:
-            client.tag_resource(resourceArn=resource_arn, tags=ecs_tag_list(to_set), aws_retry=True)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't update the tags of {resource_arn}")
+    if to_remove:
+        untag_resource(client, resource_arn, to_remove)
+    if to_set:
+        tag_resource(client, resource_arn, ecs_tag_list(to_set))
     return True

@@ -168,13 +168,16 @@ import time
 import urllib.error
 import urllib.request
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecr_api import (
+    describe_repository,
+    get_authorization_token,
+    list_tags,
+    tag_resource,
+    untag_resource,
+)
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -199,9 +202,7 @@ def content_hash(dockerfile, files, base):
 
 def ensure_tags(ecr, module, arn, wanted, purge):
     """Tag the repository as wanted; returns (changed, tags after, tags before)."""
-    current = {
-        t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(aws_retry=True, resourceArn=arn).get("tags", [])
-    }
+    current = list_tags(ecr, arn)
     if wanted is None:
         return False, current, current
     wanted = {str(k): str(v) for k, v in wanted.items()}
@@ -209,9 +210,9 @@ def ensure_tags(ecr, module, arn, wanted, purge):
     remove = [k for k in current if k not in wanted] if purge else []
     if not module.check_mode:
         if add:
-            ecr.tag_resource(aws_retry=True, resourceArn=arn, tags=[{"Key": k, "Value": v} for k, v in add.items()])
+            tag_resource(ecr, arn, add)
         if remove:
-            ecr.untag_resource(aws_retry=True, resourceArn=arn, tagKeys=remove)
+            untag_resource(ecr, arn, remove)
     after = {k: v for k, v in {**current, **add}.items() if k not in remove}
     return bool(add or remove), after, current
 
@@ -331,30 +332,21 @@ def main():
     tag = "src-" + content_hash(params["dockerfile"], params["files"], base)[:20]
 
     ecr = module.client("ecr", retry_decorator=AWSRetry.jittered_backoff())
-    registry_args = {"registryId": params["registry_id"]} if params["registry_id"] else {}
     try:
-        repositories = ecr.describe_repositories(
-            aws_retry=True, repositoryNames=[params["repository"]], **registry_args
-        )["repositories"]
-        registry_ids = [params["registry_id"]] if params["registry_id"] else []
-        auth = ecr.get_authorization_token(aws_retry=True, **({"registryIds": registry_ids} if registry_ids else {}))
-    except botocore.exceptions.ClientError as e:
-        if e.response.get("Error", {}).get("Code") == "RepositoryNotFoundException" and module.check_mode:
+        repository = describe_repository(ecr, params["repository"], params["registry_id"])
+        if repository is None and module.check_mode:
             module.exit_json(
                 changed=True, image="", repository_uri="", tag=tag, digest="", built=False, tags={}, seconds={}
             )
-        module.fail_json_aws(e, msg=f"Couldn't read ECR repository {params['repository']}")
-    except botocore.exceptions.BotoCoreError as e:
-        module.fail_json_aws(e, msg=f"Couldn't read ECR repository {params['repository']}")
-    uri = repositories[0]["repositoryUri"]
-    try:
+        if repository is None:
+            module.fail_json(msg=f"ECR repository {params['repository']} does not exist")
+        token, endpoint = get_authorization_token(ecr, params["registry_id"])
         tags_changed, tags, tags_before = ensure_tags(
-            ecr, module, repositories[0]["repositoryArn"], params["tags"], params["purge_tags"]
+            ecr, module, repository["repositoryArn"], params["tags"], params["purge_tags"]
         )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't tag ECR repository {params['repository']}")
-    data = auth["authorizationData"][0]
-    token, endpoint = data["authorizationToken"], data["proxyEndpoint"]
+    except AnsibleTaskmanagerAWSError as e:
+        module.fail_json_aws_error(e)
+    uri = repository["repositoryUri"]
     name = uri.split("/", 1)[1]
     seconds = {"base": 0.0, "build": 0.0, "push": 0.0}
     try:

@@ -92,7 +92,7 @@ options:
 notes:
   - Capacity providers are always described by name; the module never lists all of them.
   - A capacity provider in status V(INACTIVE) (deleted) counts as absent.
-  - Supports check mode.
+  - Supports check mode, and diff mode (C(--diff)) with the state before and after.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -171,33 +171,26 @@ capacity_provider:
       sample: {"Project": "taskmanager"}
 """
 
-import time
-
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import (
+    create_capacity_provider,
+    delete_capacity_provider,
+    describe_capacity_provider,
+    update_capacity_provider,
+    wait_capacity_provider_deleted,
+)
 from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_capacity_provider import (
     apply_update,
     build_auto_scaling_group_provider,
-    describe_capacity_provider,
     diff_auto_scaling_group_provider,
     format_capacity_provider,
     validate_params,
 )
 from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_tags import ecs_tag_list, ensure_ecs_tags
-
-
-def describe(client, module, name):
-    try:
-        return describe_capacity_provider(client, name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't describe capacity provider {name}")
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
 
 
 def format_result(provider):
@@ -214,11 +207,8 @@ def create(client, module, desired):
     kwargs = {"name": name, "autoScalingGroupProvider": desired}
     if module.params["tags"]:
         kwargs["tags"] = ecs_tag_list(module.params["tags"])
-    try:
-        client.create_capacity_provider(aws_retry=True, **kwargs)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't create capacity provider {name}")
-    return describe(client, module, name)
+    create_capacity_provider(client, **kwargs)
+    return describe_capacity_provider(client, name)
 
 
 def update(client, module, current, desired):
@@ -235,10 +225,7 @@ def update(client, module, current, desired):
             provider = dict(current)
             provider["autoScalingGroupProvider"] = apply_update(current.get("autoScalingGroupProvider"), changes)
         else:
-            try:
-                client.update_capacity_provider(name=name, autoScalingGroupProvider=changes, aws_retry=True)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Couldn't update capacity provider {name}")
+            update_capacity_provider(client, name, changes)
     if ensure_ecs_tags(
         client,
         module,
@@ -249,11 +236,11 @@ def update(client, module, current, desired):
     ):
         changed = True
     if changed and not module.check_mode:
-        provider = describe(client, module, name)
+        provider = describe_capacity_provider(client, name)
     return changed, provider
 
 
-def ensure_present(client, module):
+def ensure_present(client, module, current):
     params = module.params
     errors = validate_params(params["managed_scaling"], params["managed_termination_protection"])
     if errors:
@@ -264,31 +251,20 @@ def ensure_present(client, module):
         params["managed_termination_protection"],
         params["managed_draining"],
     )
-    current = describe(client, module, params["name"])
     if current is None:
         return True, create(client, module, desired)
     return update(client, module, current, desired)
 
 
-def ensure_absent(client, module):
-    name = module.params["name"]
-    current = describe(client, module, name)
+def ensure_absent(client, module, current):
     if current is None:
         return False, None
     if module.check_mode:
         return True, None
-    try:
-        client.delete_capacity_provider(capacityProvider=name, aws_retry=True)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't delete capacity provider {name} (is it still attached to a cluster?)")
+    name = module.params["name"]
+    delete_capacity_provider(client, name)
     if module.params["wait"]:
-        deadline = time.time() + module.params["wait_timeout"]
-        while describe(client, module, name) is not None:
-            if time.time() > deadline:
-                module.fail_json(
-                    msg=f"Timed out after {module.params['wait_timeout']}s waiting for {name} to be deleted"
-                )
-            time.sleep(5)
+        wait_capacity_provider_deleted(client, name, module.params["wait_timeout"])
     return True, None
 
 
@@ -315,12 +291,19 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
 
-    if module.params["state"] == "present":
-        changed, provider = ensure_present(client, module)
-    else:
-        changed, provider = ensure_absent(client, module)
+    try:
+        current = describe_capacity_provider(client, module.params["name"])
+        if module.params["state"] == "present":
+            changed, provider = ensure_present(client, module, current)
+        else:
+            changed, provider = ensure_absent(client, module, current)
+    except AnsibleTaskmanagerAWSError as e:
+        module.fail_json_aws_error(e)
 
-    module.exit_json(changed=changed, capacity_provider=format_result(provider))
+    result = {"changed": changed, "capacity_provider": format_result(provider)}
+    if module._diff:
+        result["diff"] = {"before": format_result(current), "after": result["capacity_provider"]}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -59,19 +59,13 @@ capacity_providers:
       tags: {"Project": "taskmanager"}
 """
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_capacity_provider import (
-    describe_capacity_provider,
-    format_capacity_provider,
-)
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import describe_capacity_provider
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_capacity_provider import format_capacity_provider
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
 
 
 def main():
@@ -80,16 +74,14 @@ def main():
     if not module.params["names"]:
         module.fail_json(msg="names must list at least one capacity provider")
     client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-
-    providers = []
-    for name in module.params["names"]:
-        try:
-            provider = describe_capacity_provider(client, name)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Couldn't describe capacity provider {name}")
-        if provider:
-            providers.append(format_capacity_provider(provider, camel_dict_to_snake_dict))
-    module.exit_json(changed=False, capacity_providers=providers)
+    try:
+        providers = [describe_capacity_provider(client, name) for name in module.params["names"]]
+    except AnsibleTaskmanagerAWSError as e:
+        module.fail_json_aws_error(e)
+    module.exit_json(
+        changed=False,
+        capacity_providers=[format_capacity_provider(p, camel_dict_to_snake_dict) for p in providers if p],
+    )
 
 
 if __name__ == "__main__":

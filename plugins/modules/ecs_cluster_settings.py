@@ -38,7 +38,7 @@ options:
     type: bool
     default: true
 notes:
-  - Supports check mode.
+  - Supports check mode, and diff mode (C(--diff)) with the state before and after.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -67,29 +67,39 @@ tags:
   sample: {"Project": "taskmanager"}
 """
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import describe_cluster, update_cluster_settings
 from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_tags import ecs_tags_to_dict, ensure_ecs_tags
-
-
-def describe_cluster(client, module, cluster):
-    try:
-        response = client.describe_clusters(clusters=[cluster], include=["SETTINGS", "TAGS"], aws_retry=True)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't describe cluster {cluster}")
-    clusters = [c for c in response.get("clusters", []) if c.get("status") == "ACTIVE"]
-    if not clusters:
-        module.fail_json(msg=f"Cluster {cluster} does not exist or is not ACTIVE; create it first")
-    return clusters[0]
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
 
 
 def settings_of(cluster):
     return {s["name"]: s["value"] for s in cluster.get("settings") or []}
+
+
+def ensure_settings(client, module):
+    """(changed, before, after): the cluster's settings and tags before and after."""
+    name = module.params["cluster"]
+    wanted = module.params["container_insights"]
+    cluster = describe_cluster(client, name)
+    if cluster is None:
+        module.fail_json(msg=f"Cluster {name} does not exist or is not ACTIVE; create it first")
+    settings = settings_of(cluster)
+    before = {"settings": dict(settings), "tags": ecs_tags_to_dict(cluster.get("tags"))}
+    settings_changed = settings.get("containerInsights") != wanted
+    if settings_changed and not module.check_mode:
+        update_cluster_settings(client, name, [{"name": "containerInsights", "value": wanted}])
+    tags_changed = ensure_ecs_tags(
+        client, module, cluster["clusterArn"], cluster.get("tags"), module.params["tags"], module.params["purge_tags"]
+    )
+    changed = settings_changed or tags_changed
+    if changed and not module.check_mode:
+        cluster = describe_cluster(client, name)
+        settings = settings_of(cluster)
+    elif settings_changed:
+        settings["containerInsights"] = wanted
+    return changed, before, {"settings": settings, "tags": ecs_tags_to_dict(cluster.get("tags"))}
 
 
 def main():
@@ -101,29 +111,14 @@ def main():
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-    name = module.params["cluster"]
-    wanted = module.params["container_insights"]
-
-    cluster = describe_cluster(client, module, name)
-    settings = settings_of(cluster)
-    settings_changed = settings.get("containerInsights") != wanted
-    if settings_changed and not module.check_mode:
-        try:
-            client.update_cluster(
-                cluster=name, settings=[{"name": "containerInsights", "value": wanted}], aws_retry=True
-            )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Couldn't update the settings of cluster {name}")
-    tags_changed = ensure_ecs_tags(
-        client, module, cluster["clusterArn"], cluster.get("tags"), module.params["tags"], module.params["purge_tags"]
-    )
-    changed = settings_changed or tags_changed
-    if changed and not module.check_mode:
-        cluster = describe_cluster(client, module, name)
-        settings = settings_of(cluster)
-    elif settings_changed:
-        settings["containerInsights"] = wanted
-    module.exit_json(changed=changed, settings=settings, tags=ecs_tags_to_dict(cluster.get("tags")))
+    try:
+        changed, before, after = ensure_settings(client, module)
+    except AnsibleTaskmanagerAWSError as e:
+        module.fail_json_aws_error(e)
+    result = dict(changed=changed, **after)
+    if module._diff:
+        result["diff"] = {"before": before, "after": after}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -117,42 +117,37 @@ reasons:
   elements: str
 """
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import (
+    describe_container_instances,
+    describe_service,
+    describe_service_tasks,
+    describe_target_health,
+)
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
 
 
 def describe(ecs, elbv2, cluster, service_name):
-    services = ecs.describe_services(aws_retry=True, cluster=cluster, services=[service_name]).get("services", [])
-    service = next((s for s in services if s.get("status") != "INACTIVE"), None)
+    service = describe_service(ecs, cluster, service_name)
     if service is None:
         return {}, [], {}, [], []
-    arns = ecs.list_tasks(
-        aws_retry=True, cluster=cluster, serviceName=service["serviceName"], desiredStatus="RUNNING"
-    ).get("taskArns", [])
-    tasks = ecs.describe_tasks(aws_retry=True, cluster=cluster, tasks=arns).get("tasks", []) if arns else []
+    tasks = describe_service_tasks(ecs, cluster, service["serviceName"])
     # A service's tasks are in the group service:<name> (the filter above is not applied by every
     # emulator, so it is checked here too).
     tasks = [t for t in tasks if t.get("group") == f"service:{service['serviceName']}"]
     instance_arns = sorted({t["containerInstanceArn"] for t in tasks if t.get("containerInstanceArn")})
     instances = {}
-    if instance_arns:
-        described = ecs.describe_container_instances(aws_retry=True, cluster=cluster, containerInstances=instance_arns)
-        for ci in described.get("containerInstances", []):
-            zone = next(
-                (a.get("value") for a in ci.get("attributes", []) if a.get("name") == "ecs.availability-zone"), None
-            )
-            instances[ci["containerInstanceArn"]] = (ci.get("ec2InstanceId"), zone)
+    for ci in describe_container_instances(ecs, cluster, instance_arns):
+        zone = next(
+            (a.get("value") for a in ci.get("attributes", []) if a.get("name") == "ecs.availability-zone"), None
+        )
+        instances[ci["containerInstanceArn"]] = (ci.get("ec2InstanceId"), zone)
     groups = [lb["targetGroupArn"] for lb in service.get("loadBalancers", []) if lb.get("targetGroupArn")]
     health = {arn: [] for arn in groups}
     targets = []
     for arn in groups:
-        described = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=arn)
-        for target in described.get("TargetHealthDescriptions", []):
+        for target in describe_target_health(elbv2, arn):
             state = target["TargetHealth"]
             health[arn].append((target["Target"]["Id"], state["State"]))
             targets.append(
@@ -177,10 +172,7 @@ def describe(ecs, elbv2, cluster, service_name):
 def stopped_tasks(ecs, cluster, service_name, current=""):
     """The service's stopped tasks that ECS still lists, those of its task definition (family:revision)
     first, then newest first (at most 10)."""
-    arns = ecs.list_tasks(aws_retry=True, cluster=cluster, serviceName=service_name, desiredStatus="STOPPED").get(
-        "taskArns", []
-    )
-    tasks = ecs.describe_tasks(aws_retry=True, cluster=cluster, tasks=arns[:100]).get("tasks", []) if arns else []
+    tasks = describe_service_tasks(ecs, cluster, service_name, desired_status="STOPPED")
     tasks = [t for t in tasks if t.get("group") == f"service:{service_name}"]
     # The deployment's own tasks first (they say why it does not finish), then the newest.
     tasks.sort(key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""), reverse=True)
@@ -255,8 +247,8 @@ def main():
         service, tasks, health, stopped, targets = describe(
             ecs, elbv2, module.params["cluster"], module.params["service"]
         )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't describe the tasks of service {module.params['service']}")
+    except AnsibleTaskmanagerAWSError as e:
+        module.fail_json_aws_error(e)
     steady, reasons = judge(service, tasks, health)
     module.exit_json(
         changed=False,

@@ -115,7 +115,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.taskmanager.aws.plugins.module_utils.spread import (
+from ansible_collections.taskmanager.aws.plugins.module_utils.spread_probe import (
     extract_identity,
     make_http_get,
     probe_once,
@@ -170,7 +170,8 @@ def main():
         module.fail_json(msg=f"url must start with http:// or https://, not {params['url']!r}")
     if params["rate"] <= 0 or params["duration"] <= 0 or params["timeout"] <= 0:
         module.fail_json(msg="rate, duration and timeout must be greater than 0")
-    fetch = make_http_get(validate_certs=params["validate_certs"])
+    # A new connection per probe: a failover is judged as a new visitor sees it.
+    fetch = make_http_get(validate_certs=params["validate_certs"], keep_alive=False)
 
     def parse(body):
         return extract_identity(body, id_field=params["id_field"])

@@ -22,6 +22,15 @@ description:
   - AWS is only contacted when O(target_group_arn) is set; boto3 is only required then.
   - The run is bounded by O(time_budget); requests still running or not yet sent when it runs out
     are counted as errors of kind C(timeout) and C(not_sent).
+  - Each worker keeps one HTTP/1.1 connection open (keep-alive) and sends its requests one after
+    the other on it, as a browser does; an ALB balances every request on its own, kept-alive or
+    not. After an error answer or a failed request the worker opens a new connection for its next
+    request. A request on a kept connection that the server had closed while it was idle, before
+    any byte of an answer, is sent once more on a new connection (what every HTTP client does), so
+    it is not counted as an error; a target that resets new connections is still counted as
+    C(connection_reset).
+  - Requests use a new connection each only through a proxy from the environment (C(http_proxy),
+    C(https_proxy), C(no_proxy)), which ansible.module_utils.urls handles.
 author:
   - taskmanager.aws contributors (!UNKNOWN)
 options:
@@ -236,7 +245,7 @@ elapsed:
     type: float
     sample: 0.41
 requests_per_second:
-    description: Sent requests divided by RV(elapsed).
+    description: Sent requests divided by RV(elapsed), the probe's throughput.
     returned: always
     type: float
     sample: 243.9
@@ -337,22 +346,15 @@ summary:
       - "i-0fedcba9876543210 47  48.0% (fair 50.0%) ###########################"
 """
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # Only needed with target_group_arn; checked there
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import check_sdk_version_supported
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleBotocoreError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.taskmanager.aws.plugins.module_utils.spread import (
-    aggregate,
-    compile_id_regex,
-    evaluate,
-    run_probe,
-    summary_lines,
-)
+from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import describe_target_health
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
+from ansible_collections.taskmanager.aws.plugins.module_utils.spread_probe import compile_id_regex, run_probe
+from ansible_collections.taskmanager.aws.plugins.module_utils.spread_stats import aggregate
+from ansible_collections.taskmanager.aws.plugins.module_utils.spread_verdict import evaluate, summary_lines
 
 
 def healthy_target_ids(module, target_group_arn):
@@ -363,11 +365,9 @@ def healthy_target_ids(module, target_group_arn):
         module.fail_json(msg=str(e))
     client = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
     try:
-        descriptions = client.describe_target_health(aws_retry=True, TargetGroupArn=target_group_arn)[
-            "TargetHealthDescriptions"
-        ]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Couldn't describe the target health of {target_group_arn}")
+        descriptions = describe_target_health(client, target_group_arn)
+    except AnsibleTaskmanagerAWSError as e:
+        module.fail_json_aws_error(e)
     return sorted({d["Target"]["Id"] for d in descriptions if d.get("TargetHealth", {}).get("State") == "healthy"})
 
 

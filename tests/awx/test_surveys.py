@@ -105,7 +105,7 @@ def check_questions(template: dict) -> list[str]:
             if default is not None and "{{" not in str(literal) and str(default).lower() != str(literal).lower():
                 problems.append(f"{var}: survey default {default!r} differs from the play's {literal!r}")
         elif var in ivars:
-            if default is not None and str(default) != str(ivars[var]):
+            if default is not None and "{{" not in str(ivars[var]) and str(default) != str(ivars[var]):
                 problems.append(f"{var}: survey default {default!r} differs from inventories/aws {ivars[var]!r}")
         elif not re.search(rf"\b{re.escape(var)}\b", text):
             problems.append(f"{var}: no role run by {template['playbook']}, play or inventory reads it")

@@ -100,7 +100,7 @@ def start_local_aws(port: int, dataplane: bool, time_scale: float = 1.0) -> Loca
     env.pop("AWS_PROFILE", None)
     local = LocalAWS(port, f"http://127.0.0.1:{port}", REPO / ".state" / f"local-aws-{port}", env)
     local.script("stop")
-    started = local.script("start")
+    started = local.script("start", timeout=180)
     assert started.returncode == 0, started.stdout + started.stderr
     return local
 

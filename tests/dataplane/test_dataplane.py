@@ -121,6 +121,7 @@ def stack():
         lb = local.client("elbv2").describe_load_balancers(Names=["TaskManagerALB"])["LoadBalancers"][0]
         local.alb_url = f"http://{lb['DNSName']}"
         local.converge_seconds = run.seconds
+        local.runs = [run]  # every playbook run on this stack: no SecureString value may appear in one
         yield local
     finally:
         stopped = local.script("stop")
@@ -154,6 +155,131 @@ def test_a_request_through_the_alb_reaches_an_instance(stack):
     with urllib.request.urlopen(stack.alb_url + "/", timeout=5) as answer:  # noqa: S310
         page = answer.read().decode()
     assert 'id="served-by"' in page and "i-" in page
+
+
+# ---------------------------------------------------------------- the shared database (RDS as MariaDB)
+def artifacts_bucket(local) -> str:
+    return next(b["Name"] for b in local.client("s3").list_buckets()["Buckets"] if b["Name"].startswith("taskmanager"))
+
+
+def db_status(local, identifier: str) -> str:
+    described = local.client("rds").describe_db_instances(DBInstanceIdentifier=identifier)
+    return described["DBInstances"][0]["DBInstanceStatus"]
+
+
+def serving_addresses(local) -> list[str]:
+    return sorted(i["address"] for i in local.status().get("instances", []) if i["state"] == "serving")
+
+
+def call(url: str, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback URL
+        return answer.status, answer.read()
+
+
+def test_instances_share_one_database_and_one_attachment_store(stack):
+    """A task created through one instance is read through the other; its attachment too (S3)."""
+    first, second = serving_addresses(stack)[:2]
+    title = f"shared {time.monotonic_ns()}"
+    status, body = call(
+        f"http://{first}/api/tasks", "POST", json.dumps({"title": title}).encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 201
+    task_id = json.loads(body)["id"]
+    _status, listed = call(f"http://{second}/api/tasks?per_page=100")
+    assert title in {item["title"] for item in json.loads(listed)["items"]}
+    boundary = "taskmanagerboundary"
+    upload = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="note.txt"\r\n'
+        f"Content-Type: text/plain\r\n\r\nwritten through {second}\r\n--{boundary}--\r\n"
+    ).encode()
+    status, body = call(
+        f"http://{second}/api/tasks/{task_id}/attachments",
+        "POST",
+        upload,
+        {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert status == 201, body
+    attachment = json.loads(body)["id"]
+    _status, content = call(f"http://{first}/api/tasks/{task_id}/attachments/{attachment}")
+    assert content == f"written through {second}".encode()
+    bucket = artifacts_bucket(stack)
+    keys = [o["Key"] for o in stack.client("s3").list_objects_v2(Bucket=bucket, Prefix="attachments/")["Contents"]]
+    assert any(key.startswith(f"attachments/tasks/{task_id}/") for key in keys)
+    # The app reached the database through its RDS endpoint, served by the data plane's MariaDB.
+    db = stack.client("rds").describe_db_instances(DBInstanceIdentifier="taskmanager-db")["DBInstances"][0]
+    served = next(d for d in stack.status()["databases"] if d["identifier"] == "taskmanager-db")
+    assert served["endpoint"] == f"{db['Endpoint']['Address']}:{db['Endpoint']['Port']}"
+    assert served["state"] == "available" and db["DBInstanceStatus"] == "available" and db["MultiAZ"]
+    url = f"DATABASE_URL=mysql+pymysql://taskmanager@{served['endpoint']}/taskmanager"
+    env = Path(stack.state_dir / "dataplane/instances").glob("*/etc/taskmanager/taskmanager.env")
+    assert any(url in e.read_text() for e in env)
+
+
+def test_the_instance_role_may_write_exactly_the_attachments_prefix(stack):
+    iam = stack.client("iam")
+    document = iam.get_role_policy(RoleName="TaskManagerInstanceRole", PolicyName="TaskManagerAppAccess")
+    statements = {s["Sid"]: s for s in document["PolicyDocument"]["Statement"]}
+    bucket = artifacts_bucket(stack)
+    writes = [s for s in statements.values() if any(a in ("s3:PutObject", "s3:*") for a in s["Action"])]
+    assert writes == [statements["WriteAppAttachments"]]
+    assert sorted(writes[0]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert writes[0]["Resource"] == [f"arn:aws:s3:::{bucket}/attachments/*"]
+    assert statements["ReadAppArtifacts"]["Action"] == ["s3:GetObject"]
+
+
+def test_an_rds_instance_is_a_mariadb_server_with_its_master_password(stack):
+    """Create, change the password, delete: through the RDS API only, against the real server."""
+    import pymysql
+
+    rds = stack.client("rds")
+    password, changed = f"first-{os.getpid()}-pw", f"second-{os.getpid()}-pw"
+    rds.create_db_instance(
+        DBInstanceIdentifier="scratch-db",
+        Engine="mysql",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="scratch",
+        MasterUserPassword=password,
+        DBName="scratchdb",
+    )
+
+    def connect(secret):
+        db = rds.describe_db_instances(DBInstanceIdentifier="scratch-db")["DBInstances"][0]
+        address, port = db["Endpoint"]["Address"], db["Endpoint"]["Port"]
+        return pymysql.connect(host=address, port=port, user="scratch", password=secret, database="scratchdb")
+
+    try:
+        # Creating until the server answers (mariadb-install-db alone takes longer than this call).
+        assert db_status(stack, "scratch-db") == "creating"
+        wait_for(lambda: db_status(stack, "scratch-db") == "available", 60, "scratch-db to be available")
+        db = rds.describe_db_instances(DBInstanceIdentifier="scratch-db")["DBInstances"][0]
+        assert db["Endpoint"]["Address"].startswith(f"127.{stack.port % 250 + 1}.252.")
+        with connect(password) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT DATABASE()")
+            assert cursor.fetchone() == ("scratchdb",)
+        with pytest.raises(pymysql.err.OperationalError, match="1045"):
+            connect(changed)
+        rds.modify_db_instance(DBInstanceIdentifier="scratch-db", MasterUserPassword=changed, ApplyImmediately=True)
+
+        def new_password_works():
+            try:
+                connect(changed).close()
+                return True
+            except pymysql.err.OperationalError:
+                return False
+
+        wait_for(new_password_works, 10, "the changed password to be applied")
+        with pytest.raises(pymysql.err.OperationalError, match="1045"):
+            connect(password)
+        pid = next(d["pid"] for d in stack.status()["databases"] if d["identifier"] == "scratch-db")
+        assert pid
+    finally:
+        rds.delete_db_instance(DBInstanceIdentifier="scratch-db", SkipFinalSnapshot=True)
+    wait_for(lambda: all(d["identifier"] != "scratch-db" for d in stack.status()["databases"]), 10, "the server to go")
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not (stack.state_dir / "dataplane/rds/scratch-db").exists()
 
 
 def test_a_frozen_az_leaves_rotation_within_the_health_check_budget(stack):
@@ -258,6 +384,64 @@ def test_a_missing_secret_keeps_the_instance_unhealthy_with_a_clear_log_line(sta
         assert not probe.failures(), probe.report("with one instance failing its boot")
     finally:
         ssm.put_parameter(Name="/taskmanager/secret_key", Value=saved, Type="SecureString", Overwrite=True)
+
+
+def test_a_wrong_database_password_fails_site_yml_naming_the_cause(stack):
+    """The database's password no longer matches the parameter: new instances cannot migrate, and
+    site.yml's wait fails naming the targets and the console output's 'Access denied'. Put back,
+    the fleet serves again and `--check` reports no change. No SecureString value in any output."""
+    ssm, rds = stack.client("ssm"), stack.client("rds")
+    right = ssm.get_parameter(Name="/taskmanager/db_password", WithDecryption=True)["Parameter"]["Value"]
+    rds.modify_db_instance(
+        DBInstanceIdentifier="taskmanager-db", MasterUserPassword="Rotated0ut0fband", ApplyImmediately=True
+    )
+    try:
+        members = {i["InstanceId"] for i in instance_ids(stack)}
+        for instance_id in members:
+            stack.client("autoscaling").terminate_instance_in_auto_scaling_group(
+                InstanceId=instance_id, ShouldDecrementDesiredCapacity=False
+            )
+        wait_for(
+            lambda: len({i["InstanceId"] for i in instance_ids(stack)} - members) == 2,
+            20,
+            "two replacements",
+        )
+        run = stack.playbook(
+            "site.yml",
+            "-e",
+            json.dumps(
+                {"taskmanager_build_ecs": False, "autoscaling_healthy_timeout": 15, "autoscaling_healthy_delay": 1}
+            ),
+        )
+        stack.runs.append(run)
+        assert run.rc != 0
+        message = next(line for line in run.out.splitlines() if "The fleet does not serve" in line)
+        assert "Access denied for user 'taskmanager'" in message, message
+        assert "Console output of i-" in message
+    finally:
+        rds.modify_db_instance(DBInstanceIdentifier="taskmanager-db", MasterUserPassword=right, ApplyImmediately=True)
+    wait_for(
+        lambda: len(serving_addresses(stack)) == 2 and set(target_states(stack).values()) == {"healthy"},
+        60,
+        "the fleet to serve again with the right password",
+    )
+    check = stack.playbook("site.yml", "--check", "-e", json.dumps({"taskmanager_build_ecs": False}))
+    stack.runs.append(check)
+    assert check.rc == 0 and check.changed == 0, check.out[-3000:]
+    print(f"site.yml --check on the converged stack (database included): {check.seconds:.1f} s, changed=0")
+
+
+def test_no_secure_string_value_appears_in_any_output(stack):
+    values = [
+        stack.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        for name in ("/taskmanager/secret_key", "/taskmanager/db_password")
+    ]
+    logs = [run.out for run in stack.runs]
+    logs += [(stack.state_dir / name).read_text(errors="replace") for name in ("moto.log", "dataplane.log")]
+    logs += [c.read_text(errors="replace") for c in (stack.state_dir / "dataplane/instances").glob("*/var/log/*.log")]
+    assert len(stack.runs) >= 2 and all(len(value) >= 32 for value in values)
+    for value in values:
+        assert not any(value in text for text in logs), "a SecureString value is in the output"
 
 
 def test_stopping_the_emulator_ends_every_data_plane_process(stack):

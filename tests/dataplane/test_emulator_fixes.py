@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from localaws.emulator import load_balancer_address, port_octet
+from localaws.emulator import database_address, load_balancer_address, port_octet
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +104,27 @@ def test_load_balancer_dns_name_is_a_stable_loopback_address(emulator, network):
         elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 
 
+def test_a_new_application_load_balancer_lists_awss_default_attributes(emulator, network):
+    elbv2 = emulator.client("elbv2")
+    lb = elbv2.create_load_balancer(Name="attr-test", Subnets=network["subnets"][:2])["LoadBalancers"][0]
+    arn = lb["LoadBalancerArn"]
+
+    def attributes():
+        return {
+            a["Key"]: a["Value"] for a in elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+        }
+
+    listed = attributes()
+    assert listed["idle_timeout.timeout_seconds"] == "60"
+    assert listed["routing.http.drop_invalid_header_fields.enabled"] == "false"
+    assert listed["routing.http2.enabled"] == "true"
+    elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}]
+    )
+    assert attributes()["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    elbv2.delete_load_balancer(LoadBalancerArn=arn)
+
+
 def test_without_a_data_plane_target_health_is_motos(emulator, network):
     """With the data plane off, DescribeTargetHealth answers as moto does (tests/dataplane/
     test_dataplane.py shows the measured states once the data plane runs)."""
@@ -143,3 +164,112 @@ def test_one_instance_can_be_two_targets_on_two_ports(emulator, network):
     assert [d["Target"]["Port"] for d in described] == [32769]
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
     elbv2.delete_target_group(TargetGroupArn=arn)
+
+
+def test_create_service_keeps_the_grace_period_the_placement_and_the_deployment_configuration(emulator, network):
+    ecs = emulator.client("ecs")
+    ecs.create_cluster(clusterName="fix10")
+    ecs.register_task_definition(
+        family="fix10", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128}]
+    )
+    strategy = [
+        {"type": "spread", "field": "attribute:ecs.availability-zone"},
+        {"type": "spread", "field": "instanceId"},
+    ]
+    deployment = {
+        "minimumHealthyPercent": 100,
+        "maximumPercent": 200,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    }
+    ecs.create_service(
+        cluster="fix10",
+        serviceName="web",
+        taskDefinition="fix10",
+        desiredCount=0,
+        healthCheckGracePeriodSeconds=45,
+        placementStrategy=strategy,
+        deploymentConfiguration=deployment,
+    )
+    service = ecs.describe_services(cluster="fix10", services=["web"])["services"][0]
+    assert service["healthCheckGracePeriodSeconds"] == 45
+    assert service["placementStrategy"] == strategy
+    assert service["deploymentConfiguration"] == deployment
+    ecs.delete_service(cluster="fix10", service="web", force=True)
+    ecs.delete_cluster(cluster="fix10")
+
+
+def test_launch_template_versions_can_be_deleted_and_numbers_are_not_reused(emulator, network):
+    ec2 = emulator.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    created = ec2.create_launch_template(
+        LaunchTemplateName="fix11", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]
+    for size in ("t3.small", "t3.medium"):
+        ec2.create_launch_template_version(
+            LaunchTemplateName="fix11", LaunchTemplateData={"ImageId": image, "InstanceType": size}
+        )
+    answer = ec2.delete_launch_template_versions(LaunchTemplateName="fix11", Versions=["1", "3"])
+    assert [v["VersionNumber"] for v in answer["SuccessfullyDeletedLaunchTemplateVersions"]] == [3]
+    assert [v["VersionNumber"] for v in answer["UnsuccessfullyDeletedLaunchTemplateVersions"]] == [1]  # the default
+    ec2.create_launch_template_version(
+        LaunchTemplateName="fix11", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.large"}
+    )
+    versions = ec2.describe_launch_template_versions(LaunchTemplateName="fix11")["LaunchTemplateVersions"]
+    assert sorted(v["VersionNumber"] for v in versions) == [1, 2, 4]
+    four = ec2.describe_launch_template_versions(LaunchTemplateName="fix11", Versions=["4"])["LaunchTemplateVersions"]
+    assert four[0]["LaunchTemplateData"]["InstanceType"] == "t3.large"
+    ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
+
+
+def test_rds_endpoints_are_loopback_addresses_with_resource_ids_of_their_own(emulator):
+    """Fix 12: an endpoint that reaches a server, one resource ID per instance, gp3's baseline."""
+    rds = emulator.client("rds")
+    described = []
+    for name in ("fix-db-a", "fix-db-b"):
+        rds.create_db_instance(
+            DBInstanceIdentifier=name,
+            Engine="mysql",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            StorageType="gp3",
+            MasterUsername="admin1",
+            MasterUserPassword="not-printed-anywhere",
+        )
+        described.append(rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0])
+    try:
+        for db in described:
+            address = db["Endpoint"]["Address"]
+            assert address == database_address(db["DBInstanceIdentifier"], emulator.port)
+            assert re.fullmatch(rf"127\.{port_octet(emulator.port)}\.252\.\d+", address)
+            assert db["Endpoint"]["Port"] == 3306
+            assert (db["StorageThroughput"], db["Iops"]) == (125, 3000)
+            # Without a data plane nothing serves it, and moto's "available" stands.
+            assert db["DBInstanceStatus"] == "available"
+        assert described[0]["DbiResourceId"] != described[1]["DbiResourceId"]
+    finally:
+        for name in ("fix-db-a", "fix-db-b"):
+            rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+
+
+def test_without_a_data_plane_the_console_output_is_motos(emulator, network):
+    """Fix 13 reads the data plane's boot log; without one, moto's sample text stands."""
+    ec2 = emulator.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    try:
+        # botocore decodes the base64 Output itself.
+        assert "Linux version" in ec2.get_console_output(InstanceId=instance)["Output"]
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance])
+
+
+def test_capacity_providers_are_listed_without_names(emulator):
+    """Fix 14: DescribeCapacityProviders with no names lists every provider (moto alone answers HTTP 500)."""
+    ecs = emulator.client("ecs")
+    arn = "arn:aws:autoscaling:eu-north-1:123456789012:autoScalingGroup:0:autoScalingGroupName/cp-list-test"
+    ecs.create_capacity_provider(name="cp-list-test", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    try:
+        assert "cp-list-test" in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
+    finally:
+        ecs.delete_capacity_provider(capacityProvider="cp-list-test")
+    assert "cp-list-test" not in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]

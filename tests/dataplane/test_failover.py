@@ -5,8 +5,10 @@ while a probe counts the failed requests. Time compressed 5x."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import urllib.request
 
 
 def report_of(run) -> str:
@@ -32,6 +34,48 @@ def test_site_yml_serves_two_tasks_in_two_azs_through_the_ecs_api(ecs_stack):
     assert zones == {"eu-north-1a", "eu-north-1b"}
     service = ecs.describe_services(cluster="taskmanager-ecs", services=["taskmanager-ecs-webapp"])["services"][0]
     assert service["runningCount"] == 2
+
+
+def test_two_tasks_share_one_task_list_and_the_task_role_writes_only_attachments(ecs_stack):
+    """The tasks take DATABASE_URL and the password (secrets) from the task definition: a task
+    created through one task is read through the other, on another instance in another AZ."""
+    status = ecs_stack.status()
+    address = {i["instance_id"]: i["address"] for i in status["instances"]}
+    service = next(s for s in status["services"] if s["service"] == "taskmanager-ecs-webapp")
+    first, second = (f"http://{address[t['instance_id']]}:{t['host_port']}" for t in service["tasks"][:2])
+    title = f"through ECS {time.monotonic_ns()}"
+    request = urllib.request.Request(  # noqa: S310 - loopback URL
+        f"{first}/api/tasks",
+        data=json.dumps({"title": title}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        assert answer.status == 201
+    with urllib.request.urlopen(f"{second}/api/tasks?per_page=100", timeout=10) as answer:  # noqa: S310
+        assert title in {item["title"] for item in json.loads(answer.read())["items"]}
+    ecs = ecs_stack.client("ecs")
+    definition = ecs.describe_task_definition(taskDefinition="taskmanager-ecs-webapp")["taskDefinition"]
+    container = definition["containerDefinitions"][0]
+    assert {s["name"] for s in container["secrets"]} == {"DATABASE_PASSWORD", "SECRET_KEY"}
+    assert any(e["name"] == "DATABASE_URL" and "@" in e["value"] for e in container["environment"])
+    iam = ecs_stack.client("iam")
+    role = definition["taskRoleArn"].rsplit("/", 1)[-1]
+    policy = iam.get_role_policy(RoleName=role, PolicyName="write-attachments")["PolicyDocument"]
+    bucket = next(e["value"] for e in container["environment"] if e["name"] == "TASKMANAGER_S3_BUCKET")
+    assert policy["Statement"] == [
+        {
+            "Sid": "WriteAppAttachments",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            "Resource": [f"arn:aws:s3:::{bucket}/attachments/*"],
+        }
+    ]
+    execution = iam.get_role_policy(
+        RoleName=definition["executionRoleArn"].rsplit("/", 1)[-1], PolicyName="read-task-secrets"
+    )["PolicyDocument"]["Statement"][0]["Resource"]
+    names = sorted(r.rsplit(":parameter", 1)[1] for r in execution)
+    assert names == ["/taskmanager/db_password", "/taskmanager/secret_key"]
 
 
 def test_losing_an_instance_passes_the_failover_test(ecs_stack):

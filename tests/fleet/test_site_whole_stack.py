@@ -45,7 +45,6 @@ ALB = [
     "alb_idle_timeout=60",
     "alb_drop_invalid_header_fields=yes",
     "alb_deletion_protection=no",
-    "alb_emulator=True",
     "alb_security_group_name=fleet-lb-sg",
     "alb_security_group_description=Fleet load balancer",
     "alb_http_port=8080",

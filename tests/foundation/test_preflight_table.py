@@ -334,7 +334,18 @@ CHECKED_BY_TASK = {"artifacts_dist_dir", "artifacts_webapp_package"}
 def test_every_argument_spec_option_has_a_rule():
     """Every option of every role site.yml applies has a check-table entry or argument-spec choices."""
     missing = []
-    for role in ("network", "artifacts", "iam", "secrets", "launch_template", "alb", "autoscaling", "image", "ecs_ha"):
+    for role in (
+        "network",
+        "artifacts",
+        "iam",
+        "secrets",
+        "database",
+        "launch_template",
+        "alb",
+        "autoscaling",
+        "image",
+        "ecs_ha",
+    ):
         options = yaml.safe_load((ROOT / f"roles/{role}/meta/argument_specs.yml").read_text())["argument_specs"]
         table = (ROOT / f"roles/{role}/vars/main.yml").read_text()
         named = {name for entry in re.findall(r"var: \"?([a-z_ /]+)", table) for name in entry.split(" / ")}

@@ -5,12 +5,15 @@
 import json
 import math
 import random
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.error import HTTPError, URLError
 
 import pytest
 
-from ansible_collections.taskmanager.aws.plugins.module_utils import spread
+from ansible_collections.taskmanager.aws.plugins.module_utils import spread_probe, spread_stats, spread_verdict
 
 IDS = ["i-0aaaaaaaaaaaaaaa1", "i-0bbbbbbbbbbbbbbb2", "i-0ccccccccccccccc3"]
 TASK_ID = "0123456789abcdef0123456789abcdef"
@@ -36,7 +39,7 @@ TASK_ID = "0123456789abcdef0123456789abcdef"
     ],
 )
 def test_extract_identity_default(body, expected):
-    assert spread.extract_identity(body) == expected
+    assert spread_probe.extract_identity(body) == expected
 
 
 @pytest.mark.parametrize(
@@ -51,36 +54,39 @@ def test_extract_identity_default(body, expected):
     ],
 )
 def test_extract_identity_rejects(body):
-    with pytest.raises(spread.ParseError):
-        spread.extract_identity(body)
+    with pytest.raises(spread_probe.ParseError):
+        spread_probe.extract_identity(body)
 
 
 def test_extract_identity_id_field_path_and_az_field():
     body = json.dumps({"meta": {"host": {"name": "web-7"}}, "zone": {"name": "eu-north-1b"}})
-    assert spread.extract_identity(body, id_field="meta.host.name", az_field="zone.name") == ("web-7", "eu-north-1b")
+    assert spread_probe.extract_identity(body, id_field="meta.host.name", az_field="zone.name") == (
+        "web-7",
+        "eu-north-1b",
+    )
     body = json.dumps({"hosts": [{"id": "a"}, {"id": "b"}]})
-    assert spread.extract_identity(body, id_field="hosts.1.id") == ("b", None)
+    assert spread_probe.extract_identity(body, id_field="hosts.1.id") == ("b", None)
 
 
 def test_extract_identity_id_field_missing_or_not_json():
-    with pytest.raises(spread.ParseError, match="no field 'host'"):
-        spread.extract_identity('{"instance_id": "i-0123456789abcdef0"}', id_field="host")
-    with pytest.raises(spread.ParseError, match="not a JSON object"):
-        spread.extract_identity("Du er koblet til instans: i-0123456789abcdef0", id_field="instance_id")
-    with pytest.raises(spread.ParseError, match="holds no ID"):
-        spread.extract_identity('{"host": {"a": 1}}', id_field="host")
+    with pytest.raises(spread_probe.ParseError, match="no field 'host'"):
+        spread_probe.extract_identity('{"instance_id": "i-0123456789abcdef0"}', id_field="host")
+    with pytest.raises(spread_probe.ParseError, match="not a JSON object"):
+        spread_probe.extract_identity("Du er koblet til instans: i-0123456789abcdef0", id_field="instance_id")
+    with pytest.raises(spread_probe.ParseError, match="holds no ID"):
+        spread_probe.extract_identity('{"host": {"a": 1}}', id_field="host")
 
 
 def test_extract_identity_custom_regex_groups():
     regex = r"served by (?P<id>[a-z0-9-]+) in (?P<az>[a-z0-9-]+)"
-    assert spread.extract_identity("served by web-2 in zone-b", id_regex=regex) == ("web-2", "zone-b")
-    assert spread.extract_identity("node=n3;", id_regex=r"node=(\w+);") == ("n3", None)
-    assert spread.extract_identity("node n3", id_regex=r"n\d") == ("n3", None)
+    assert spread_probe.extract_identity("served by web-2 in zone-b", id_regex=regex) == ("web-2", "zone-b")
+    assert spread_probe.extract_identity("node=n3;", id_regex=r"node=(\w+);") == ("n3", None)
+    assert spread_probe.extract_identity("node n3", id_regex=r"n\d") == ("n3", None)
 
 
 def test_compile_id_regex_error_is_readable():
     with pytest.raises(ValueError, match="not a valid regular expression"):
-        spread.compile_id_regex("(unclosed")
+        spread_probe.compile_id_regex("(unclosed")
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -88,20 +94,20 @@ def test_compile_id_regex_error_is_readable():
 
 def test_percentile_interpolates():
     values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
-    assert spread.percentile(values, 50) == pytest.approx(5.5)
-    assert spread.percentile(values, 0) == 1
-    assert spread.percentile(values, 100) == 10
-    assert spread.percentile(values, 95) == pytest.approx(9.55)
-    assert spread.percentile([], 50) is None
-    assert spread.percentile([7], 99) == 7
+    assert spread_stats.percentile(values, 50) == pytest.approx(5.5)
+    assert spread_stats.percentile(values, 0) == 1
+    assert spread_stats.percentile(values, 100) == 10
+    assert spread_stats.percentile(values, 95) == pytest.approx(9.55)
+    assert spread_stats.percentile([], 50) is None
+    assert spread_stats.percentile([7], 99) == 7
 
 
 def test_latency_summary_in_ms():
-    result = spread.latency_summary([0.001 * i for i in range(1, 101)])
+    result = spread_stats.latency_summary([0.001 * i for i in range(1, 101)])
     assert result["p50"] == pytest.approx(50.5)
     assert result["p99"] == pytest.approx(99.0, abs=0.1)
     assert result["max"] == 100.0
-    assert spread.latency_summary([])["p95"] is None
+    assert spread_stats.latency_summary([])["p95"] is None
 
 
 # Critical values from the chi-square table (upper-tail probability, df, x).
@@ -123,34 +129,34 @@ CHI2_TABLE = [
 
 @pytest.mark.parametrize("p, df, x", CHI2_TABLE)
 def test_chi2_sf_matches_table(p, df, x):
-    assert spread.chi2_sf(x, df) == pytest.approx(p, rel=2e-3)
+    assert spread_stats.chi2_sf(x, df) == pytest.approx(p, rel=2e-3)
 
 
 @pytest.mark.parametrize("x", [0.01, 0.5, 1.0, 2.0, 5.0, 20.0, 80.0])
 def test_gammaincc_closed_forms(x):
     # Q(1, x) = exp(-x); Q(1/2, x) = erfc(sqrt(x)); Q(2, x) = (1 + x) exp(-x)
-    assert spread.gammaincc(1.0, x) == pytest.approx(math.exp(-x), rel=1e-10)
-    assert spread.gammaincc(0.5, x) == pytest.approx(math.erfc(math.sqrt(x)), rel=1e-8, abs=1e-300)
-    assert spread.gammaincc(2.0, x) == pytest.approx((1 + x) * math.exp(-x), rel=1e-10)
+    assert spread_stats.gammaincc(1.0, x) == pytest.approx(math.exp(-x), rel=1e-10)
+    assert spread_stats.gammaincc(0.5, x) == pytest.approx(math.erfc(math.sqrt(x)), rel=1e-8, abs=1e-300)
+    assert spread_stats.gammaincc(2.0, x) == pytest.approx((1 + x) * math.exp(-x), rel=1e-10)
 
 
 def test_gammaincc_edges():
-    assert spread.gammaincc(3.0, 0.0) == 1.0
-    assert spread.chi2_sf(0.0, 2) == 1.0
-    assert spread.chi2_sf(10000.0, 2) == pytest.approx(0.0, abs=1e-300)
+    assert spread_stats.gammaincc(3.0, 0.0) == 1.0
+    assert spread_stats.chi2_sf(0.0, 2) == 1.0
+    assert spread_stats.chi2_sf(10000.0, 2) == pytest.approx(0.0, abs=1e-300)
     with pytest.raises(ValueError):
-        spread.gammaincc(0.0, 1.0)
+        spread_stats.gammaincc(0.0, 1.0)
     with pytest.raises(ValueError):
-        spread.chi2_sf(1.0, 0)
+        spread_stats.chi2_sf(1.0, 0)
 
 
 def test_chi_square_uniform():
-    assert spread.chi_square_uniform([50, 50]) == {"statistic": 0.0, "df": 1, "p_value": 1.0}
-    result = spread.chi_square_uniform([60, 40])  # statistic 4.0, df 1 -> p = 0.0455
+    assert spread_stats.chi_square_uniform([50, 50]) == {"statistic": 0.0, "df": 1, "p_value": 1.0}
+    result = spread_stats.chi_square_uniform([60, 40])  # statistic 4.0, df 1 -> p = 0.0455
     assert result["statistic"] == 4.0
     assert result["p_value"] == pytest.approx(0.0455, abs=1e-4)
-    assert spread.chi_square_uniform([10]) is None
-    assert spread.chi_square_uniform([0, 0]) is None
+    assert spread_stats.chi_square_uniform([10]) is None
+    assert spread_stats.chi_square_uniform([0, 0]) is None
 
 
 # ----------------------------------------------------------------------------- errors
@@ -167,13 +173,13 @@ def test_chi_square_uniform():
         (URLError(ConnectionRefusedError(111, "Connection refused")), "connection_refused"),
         (ConnectionResetError(104, "Connection reset by peer"), "connection_reset"),
         (URLError("[Errno -2] Name or service not known"), "dns"),
-        (spread.ParseError("no ID"), "unparseable"),
-        (spread.DeadlineExceeded("late"), "timeout"),
+        (spread_probe.ParseError("no ID"), "unparseable"),
+        (spread_probe.DeadlineExceeded("late"), "timeout"),
         (ValueError("weird"), "other"),
     ],
 )
 def test_classify_exception(exc, kind):
-    assert spread.classify_exception(exc) == kind
+    assert spread_probe.classify_exception(exc) == kind
 
 
 # ----------------------------------------------------------------------------- aggregate / verdict
@@ -194,7 +200,7 @@ def stats_for(counts, errors=None, not_sent=0, azs=None):
     for kind, n in (errors or {}).items():
         samples += [err(kind) for _sample in range(n)]
     samples += [{"ok": False, "sent": False, "latency": None, "error": "not_sent"} for _sample in range(not_sent)]
-    return spread.aggregate(samples, 1.0)
+    return spread_stats.aggregate(samples, 1.0)
 
 
 def test_aggregate_counts_errors_and_samples():
@@ -211,7 +217,7 @@ def test_aggregate_counts_errors_and_samples():
 
 
 def test_verdict_even_spread_passes():
-    verdict = spread.evaluate(stats_for({IDS[0]: 34, IDS[1]: 33, IDS[2]: 33}), expected_ids=IDS)
+    verdict = spread_verdict.evaluate(stats_for({IDS[0]: 34, IDS[1]: 33, IDS[2]: 33}), expected_ids=IDS)
     assert verdict["passed"], verdict["failures"]
     assert verdict["balance"]["p_value"] > 0.9
     assert [s["fair_share"] for s in verdict["shares"]] == [0.3333] * 3
@@ -222,7 +228,7 @@ def test_verdict_random_noise_passes_with_fixed_seed():
     counts = {i: 0 for i in IDS}
     for _draw in range(300):
         counts[rng.choice(IDS)] += 1
-    verdict = spread.evaluate(stats_for(counts), expected_ids=IDS)
+    verdict = spread_verdict.evaluate(stats_for(counts), expected_ids=IDS)
     assert verdict["passed"], verdict["failures"]
 
 
@@ -235,30 +241,30 @@ def test_balance_false_alarm_rate_is_near_threshold():
         counts = {i: 0 for i in IDS}
         for _draw in range(100):
             counts[rng.choice(IDS)] += 1
-        if not spread.evaluate(stats_for(counts), expected_ids=IDS)["balance"]["passed"]:
+        if not spread_verdict.evaluate(stats_for(counts), expected_ids=IDS)["balance"]["passed"]:
             failures += 1
     assert failures <= 3
 
 
 def test_verdict_starved_target_fails():
-    verdict = spread.evaluate(stats_for({IDS[0]: 45, IDS[1]: 45, IDS[2]: 10}), expected_ids=IDS)
+    verdict = spread_verdict.evaluate(stats_for({IDS[0]: 45, IDS[1]: 45, IDS[2]: 10}), expected_ids=IDS)
     assert not verdict["passed"]
     assert any("uneven spread" in f and IDS[2] in f and "starved" in f for f in verdict["failures"])
 
 
 def test_verdict_overloaded_target_fails():
-    verdict = spread.evaluate(stats_for({IDS[0]: 72, IDS[1]: 14, IDS[2]: 14}))
+    verdict = spread_verdict.evaluate(stats_for({IDS[0]: 72, IDS[1]: 14, IDS[2]: 14}))
     assert not verdict["passed"]
     assert any("overloaded" in f and IDS[0] in f for f in verdict["failures"])
 
 
 def test_verdict_balance_disabled_with_zero_threshold():
-    verdict = spread.evaluate(stats_for({IDS[0]: 72, IDS[1]: 14, IDS[2]: 14}), min_balance_p_value=0.0)
+    verdict = spread_verdict.evaluate(stats_for({IDS[0]: 72, IDS[1]: 14, IDS[2]: 14}), min_balance_p_value=0.0)
     assert verdict["passed"], verdict["failures"]
 
 
 def test_verdict_missing_and_unknown_ids():
-    verdict = spread.evaluate(stats_for({IDS[0]: 50, "i-0ddddddddddddddd4": 50}), expected_ids=IDS)
+    verdict = spread_verdict.evaluate(stats_for({IDS[0]: 50, "i-0ddddddddddddddd4": 50}), expected_ids=IDS)
     assert verdict["missing_ids"] == IDS[1:]
     assert verdict["unknown_ids"] == ["i-0ddddddddddddddd4"]
     text = " ".join(verdict["failures"])
@@ -269,23 +275,23 @@ def test_verdict_missing_and_unknown_ids():
 
 
 def test_verdict_min_distinct_and_expected_count():
-    verdict = spread.evaluate(stats_for({IDS[0]: 100}))
+    verdict = spread_verdict.evaluate(stats_for({IDS[0]: 100}))
     assert verdict["failures"] == [f"only 1 distinct ID(s) answered ({IDS[0]}), at least 2 required"]
-    assert spread.evaluate(stats_for({IDS[0]: 100}), min_distinct=1)["passed"]
-    verdict = spread.evaluate(stats_for({IDS[0]: 50, IDS[1]: 50}), expected_count=3)
+    assert spread_verdict.evaluate(stats_for({IDS[0]: 100}), min_distinct=1)["passed"]
+    verdict = spread_verdict.evaluate(stats_for({IDS[0]: 50, IDS[1]: 50}), expected_count=3)
     assert "at least 3 required" in verdict["failures"][0]
 
 
 def test_verdict_error_rate():
     stats = stats_for({IDS[0]: 49, IDS[1]: 50}, errors={"http_502": 1})
-    verdict = spread.evaluate(stats)
+    verdict = spread_verdict.evaluate(stats)
     assert not verdict["passed"]
     assert "error rate 1.0% (1 of 100: http_502 x1) is above the allowed 0.0%" in verdict["failures"][0]
-    assert spread.evaluate(stats, max_error_rate=0.01)["passed"]
+    assert spread_verdict.evaluate(stats, max_error_rate=0.01)["passed"]
 
 
 def test_verdict_not_sent_and_nothing_answered():
-    verdict = spread.evaluate(stats_for({}, errors={"timeout": 5}, not_sent=5), min_distinct=0)
+    verdict = spread_verdict.evaluate(stats_for({}, errors={"timeout": 5}, not_sent=5), min_distinct=0)
     text = " ".join(verdict["failures"])
     assert "only 5 of 10 requests were sent" in text
     assert "no request got an answer" in text
@@ -296,8 +302,8 @@ def test_verdict_min_azs():
     azs = {IDS[0]: "eu-north-1a", IDS[1]: "eu-north-1a", IDS[2]: "eu-north-1b"}
     stats = stats_for({IDS[0]: 33, IDS[1]: 33, IDS[2]: 34}, azs=azs)
     assert stats["az_counts"] == {"eu-north-1a": 66, "eu-north-1b": 34}
-    assert spread.evaluate(stats, min_azs=2)["passed"]
-    verdict = spread.evaluate(stats, min_azs=3)
+    assert spread_verdict.evaluate(stats, min_azs=2)["passed"]
+    verdict = spread_verdict.evaluate(stats, min_azs=3)
     assert (
         "answers came from 2 Availability Zone(s) (eu-north-1a, eu-north-1b), at least 3 required"
         in verdict["failures"]
@@ -306,12 +312,12 @@ def test_verdict_min_azs():
 
 def test_summary_lines():
     stats = stats_for({IDS[0]: 50, IDS[1]: 25}, azs={IDS[0]: "eu-north-1a", IDS[1]: "eu-north-1b"})
-    verdict = spread.evaluate(stats, min_balance_p_value=0.0)
-    lines = spread.summary_lines(verdict["shares"], stats["az_counts"], width=20)
+    verdict = spread_verdict.evaluate(stats, min_balance_p_value=0.0)
+    lines = spread_verdict.summary_lines(verdict["shares"], stats["az_counts"], width=20)
     assert lines[0] == f"{IDS[0]} 50  66.7% (fair 50.0%) " + "#" * 20
     assert lines[1] == f"{IDS[1]} 25  33.3% (fair 50.0%) " + "#" * 10
     assert lines[2] == "AZs: eu-north-1a 50, eu-north-1b 25"
-    assert spread.summary_lines([]) == ["no ID answered"]
+    assert spread_verdict.summary_lines([]) == ["no ID answered"]
 
 
 # ----------------------------------------------------------------------------- probe loop
@@ -339,8 +345,10 @@ def test_run_probe_counts_and_errors():
     answers = [f"Du er koblet til instans: {i}" for i in IDS] + [
         HTTPError("http://x", 500, "Internal Server Error", {}, None)
     ]
-    samples, elapsed = spread.run_probe("http://x/instance", requests=40, concurrency=4, fetch=fake_fetch(answers))
-    stats = spread.aggregate(samples, elapsed)
+    samples, elapsed = spread_probe.run_probe(
+        "http://x/instance", requests=40, concurrency=4, fetch=fake_fetch(answers)
+    )
+    stats = spread_stats.aggregate(samples, elapsed)
     assert stats["sent"] == 40
     assert sum(stats["counts"].values()) == 30
     assert stats["errors"] == {"http_500": 10}
@@ -349,14 +357,14 @@ def test_run_probe_counts_and_errors():
 def test_run_probe_respects_time_budget():
     # every request takes 0.2 s; 2 workers, 100 requests, budget 0.5 s
     start = time.monotonic()
-    samples, elapsed = spread.run_probe(
+    samples, elapsed = spread_probe.run_probe(
         "http://x/instance", requests=100, concurrency=2, timeout=1.0, time_budget=0.5, fetch=fake_fetch([0.2])
     )
     assert time.monotonic() - start < 1.5
-    stats = spread.aggregate(samples, elapsed)
+    stats = spread_stats.aggregate(samples, elapsed)
     assert stats["not_sent"] > 80
     assert stats["errors"]["timeout"] >= 2
-    verdict = spread.evaluate(stats)
+    verdict = spread_verdict.evaluate(stats)
     assert any("requests were sent before the time budget ran out" in f for f in verdict["failures"])
 
 
@@ -365,3 +373,140 @@ def test_aggregate_has_no_key_that_ansible_reads_as_task_status():
     stats = stats_for({IDS[0]: 1}, errors={"http_500": 1})
     assert not {"failed", "changed", "skipped", "unreachable", "rc"} & set(stats)
     assert stats["failed_requests"] == 1
+
+
+# ----------------------------------------------------------------------------- keep-alive fetch
+
+
+class CountingServer:
+    """A real loopback HTTP server that names the connection each answer came on.
+
+    ``mode``: "keep" (HTTP/1.1, keeps connections), "close" (HTTP/1.0, one request per
+    connection), "drop_idle" (HTTP/1.1, but closes every connection without a word after its
+    first answer, as a server whose idle timeout ran out), "error_then_ok" (every third request on
+    a connection answers 500), "redirect" (/old redirects to /instance).
+    """
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.connections = 0
+        self.requests = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0" if mode == "close" else "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def setup(self):
+                super().setup()
+                with server.lock:
+                    server.connections += 1
+                    self.connection_no = server.connections
+                self.served = 0
+
+            def do_GET(self):  # noqa: N802
+                self.served += 1
+                with server.lock:
+                    server.requests += 1
+                if mode == "redirect" and self.path == "/old":
+                    self.send_response(302)
+                    self.send_header("Location", "/instance")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                status = 500 if mode == "error_then_ok" and self.served % 3 == 0 else 200
+                body = json.dumps({"instance_id": IDS[self.connection_no % 3], "conn": self.connection_no}).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                if mode == "drop_idle":
+                    self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/instance"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(name="counting")
+def fixture_counting():
+    servers = []
+
+    def start(mode):
+        servers.append(CountingServer(mode))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def probe_stats(url, requests=60, concurrency=3):
+    samples, elapsed = spread_probe.run_probe(url, requests=requests, concurrency=concurrency, timeout=2.0)
+    return spread_stats.aggregate(samples, elapsed)
+
+
+def test_keep_alive_uses_one_connection_per_worker(counting):
+    server = counting("keep")
+    stats = probe_stats(server.url)
+    assert stats["succeeded"] == 60 and stats["errors"] == {}
+    assert server.requests == 60
+    assert server.connections <= 3  # one per worker, whatever the scheduling
+
+
+def test_a_server_that_closes_after_each_answer_costs_no_error(counting):
+    server = counting("close")
+    stats = probe_stats(server.url)
+    assert stats["succeeded"] == 60 and stats["errors"] == {}
+    assert server.connections == 60
+
+
+def test_an_idle_connection_closed_by_the_server_is_reopened_without_error(counting):
+    # The server closes each connection after its answer without saying so (no Connection:
+    # close); the next request on it finds it closed and goes once more on a new connection.
+    server = counting("drop_idle")
+    stats = probe_stats(server.url, requests=30, concurrency=2)
+    assert stats["succeeded"] == 30 and stats["errors"] == {}
+    assert server.requests == 30
+
+
+def test_an_error_answer_is_counted_and_the_next_request_reconnects(counting):
+    server = counting("error_then_ok")
+    stats = probe_stats(server.url, requests=30, concurrency=1)
+    # Every third request on a connection fails; the connection is dropped after it, so the
+    # pattern restarts: ok, ok, 500 on each connection.
+    assert stats["errors"] == {"http_500": 10}
+    assert stats["succeeded"] == 20
+    assert server.connections == 10
+
+
+def test_redirects_are_followed_on_the_kept_connection(counting):
+    server = counting("redirect")
+    stats = probe_stats(server.url.replace("/instance", "/old"), requests=20, concurrency=1)
+    assert stats["succeeded"] == 20
+    assert server.requests == 40 and server.connections == 1
+
+
+def test_connection_refused_is_still_its_own_kind():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stats = probe_stats(f"http://127.0.0.1:{port}/instance", requests=6, concurrency=2)
+    assert stats["errors"] == {"connection_refused": 6}
+
+
+def test_new_connection_fetch_opens_one_per_request(counting):
+    server = counting("keep")
+    fetch = spread_probe.make_http_get(keep_alive=False)
+    samples, _elapsed = spread_probe.run_probe(server.url, requests=10, concurrency=1, fetch=fetch)
+    assert all(sample["ok"] for sample in samples)
+    assert server.connections == 10

@@ -27,11 +27,13 @@ ASG_ARN = "arn:aws:autoscaling:eu-north-1:123456789012:autoScalingGroup:u-1:auto
 SCALING = {"status": "ENABLED", "target_capacity": 100, "maximum_scaling_step_size": 2, "instance_warmup_period": 60}
 
 
-def run_module(capsys, check_mode=False, **args):
+def run_module(capsys, check_mode=False, diff=False, **args):
     """Run the module's main() and return its JSON result (failures included)."""
     args.setdefault("region", REGION)
     if check_mode:
         args["_ansible_check_mode"] = True
+    if diff:
+        args["_ansible_diff"] = True
     with patch_module_args(args), pytest.raises(SystemExit):
         ecs_capacity_provider.main()
     out = capsys.readouterr().out
@@ -152,6 +154,74 @@ def test_delete_check_mode_and_idempotent(aws, capsys):
     assert result["changed"] is True and result["capacity_provider"] == {}
     assert describe(aws) is None
     assert run_module(capsys, name="cp1", state="absent")["changed"] is False
+
+
+def test_diff_shows_the_change(aws, capsys):
+    created = run_module(capsys, diff=True, name="cp1", auto_scaling_group_arn=ASG_ARN, managed_scaling=SCALING)
+    assert created["diff"]["before"] == {}
+    assert created["diff"]["after"] == created["capacity_provider"]
+    changed = dict(SCALING, target_capacity=80)
+    result = run_module(
+        capsys, check_mode=True, diff=True, name="cp1", auto_scaling_group_arn=ASG_ARN, managed_scaling=changed
+    )
+    before = result["diff"]["before"]["auto_scaling_group_provider"]["managed_scaling"]["target_capacity"]
+    after = result["diff"]["after"]["auto_scaling_group_provider"]["managed_scaling"]["target_capacity"]
+    assert (before, after) == (100, 80)
+    removed = run_module(capsys, diff=True, name="cp1", state="absent")
+    assert removed["diff"]["before"]["name"] == "cp1" and removed["diff"]["after"] == {}
+    assert "diff" not in run_module(capsys, name="cp1", state="absent")  # only with --diff
+
+
+def test_aws_errors_go_through_the_one_handler(aws, capsys, monkeypatch):
+    import botocore
+
+    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+    class Denied:
+        def describe_capacity_providers(self, **kwargs):
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "DescribeCapacityProviders"
+            )
+
+    monkeypatch.setattr(AnsibleAWSModule, "client", lambda self, service, **kw: Denied())
+    result = run_module(capsys, name="cp1", auto_scaling_group_arn=ASG_ARN)
+    assert result["failed"] is True
+    assert result["msg"].startswith("Failed to describe capacity provider")
+    assert result["error"]["code"] == "AccessDeniedException"
+
+
+def test_delete_waits_with_the_declared_waiter(aws, capsys, monkeypatch):
+    from ansible_collections.taskmanager.aws.plugins.module_utils import ecs_api
+
+    run_module(capsys, name="cp1", auto_scaling_group_arn=ASG_ARN)
+    waited = []
+    original = ecs_api.ECSWaiterFactory.get_waiter
+
+    def get_waiter(self, client, name):
+        waited.append(name)
+        return original(self, client, name)
+
+    monkeypatch.setattr(ecs_api.ECSWaiterFactory, "get_waiter", get_waiter)
+    assert run_module(capsys, name="cp1", state="absent", wait_timeout=10)["changed"] is True
+    assert waited == ["capacity_provider_deleted"]
+    assert run_module(capsys, name="cp2", state="absent")["changed"] is False
+    assert waited == ["capacity_provider_deleted"]  # nothing deleted, nothing awaited
+
+
+def test_waiter_times_out_on_a_provider_that_stays(aws):
+    from ansible_collections.taskmanager.aws.plugins.module_utils import ecs_api
+    from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
+
+    aws.create_capacity_provider(name="stays", autoScalingGroupProvider={"autoScalingGroupArn": ASG_ARN})
+    monkeypatched = dict(ecs_api.ECSWaiterFactory()._waiter_model_data["capacity_provider_deleted"], delay=0)
+    factory = ecs_api.ECSWaiterFactory()
+    factory._model.__init__({"version": 2, "waiters": {"capacity_provider_deleted": monkeypatched}})
+    with pytest.raises(AnsibleTaskmanagerAWSError, match="Timeout trying to"):
+        ecs_api.ECSErrorHandler.common_error_handler("wait")(
+            lambda: factory.get_waiter(aws, "capacity_provider_deleted").wait(
+                capacityProviders=["stays"], WaiterConfig={"Delay": 0, "MaxAttempts": 2}
+            )
+        )()
 
 
 @pytest.mark.skipif(not os.environ.get("TASKMANAGER_ECS_MOTO_URL"), reason="needs a moto server (scripts/test-ecs.sh)")

@@ -3,7 +3,7 @@
 """Unit tests of the instance_spread module: arguments, check mode, verdict wiring, target groups.
 
 HTTP goes to a real in-process server on an ephemeral loopback port; AWS is replaced by a fake
-elbv2 client (the moto-backed test lives in tests/integration/spread).
+elbv2 client (the moto-backed test lives in tests/spread).
 """
 
 import itertools
@@ -228,4 +228,5 @@ def test_target_group_aws_error_goes_through_fail_json_aws(server, monkeypatch):
         pytest.raises(FailJson),
     ):
         instance_spread.main()
-    assert "Couldn't describe the target health of arn:tg" in failed.call_args.kwargs["msg"]
+    assert failed.call_args.kwargs["msg"] == "Failed to describe target health"
+    assert failed.call_args.args[0].response["Error"]["Code"] == "TargetGroupNotFound"

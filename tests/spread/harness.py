@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Start and stop HAProxy, the stand-in backends and moto by their own PIDs.
 
-Used by the integration tests (tests/integration/spread) and by bench/spread_bench.py.
+Used by the integration tests (tests/spread) and by bench/spread_bench.py.
 Ports: HAProxy 18180-18189, backends 18190-18199 (the spread area's allocation).
 """
 
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parents[2]
+REPO_ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")
 
@@ -242,7 +242,7 @@ def run_playbook_full(extra_vars, playbook=None, env=None, check=False, timeout=
 
 
 def run_playbook(extra_vars, env=None, check=False, timeout=180):
-    """Run tests/integration/spread/probe.yml; return (rc, instance_spread result, seconds)."""
+    """Run tests/spread/probe.yml; return (rc, instance_spread result, seconds)."""
     rc, result, _output, seconds = run_playbook_full(extra_vars, env=env, check=check, timeout=timeout)
     return rc, result, seconds
 

@@ -1,0 +1,119 @@
+# Copyright: Contributors to the taskmanager.aws project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark: site.yml against the playbook a user would write by hand (issue 17).
+
+The reference is ``../shared/baselines/naive-playbook/`` (read where it is, never copied here): a
+spike that builds the same stack with no validation, no audit and no idempotence. Both run on one
+private emulator (scripts/local-aws.sh, the emulator alone: what is timed is the control plane),
+alternately, in rounds: naive converge, re-run, teardown; then site.yml converge, re-run,
+playbooks/teardown.yml. Each teardown leaves the emulator empty for the next. Prints the time of
+each run, the median per phase and the ratios against the goals (site.yml / naive: re-run <= 0.5,
+converge <= 0.8, teardown <= 0.8).
+
+    .venv/bin/python bench/converge_bench.py [--rounds 2] [--port 5660] [--profile DIR]
+
+--profile DIR keeps every run's output, with the profile_tasks callback on for site.yml too.
+The port is also taken from BENCH_AWS_PORT. Exit status 1 when a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NAIVE = (REPO.parent / "shared" / "baselines" / "naive-playbook").resolve()
+BIN = REPO / os.environ.get("VENV", ".venv") / "bin"
+GOALS = {"converge": 0.8, "re-run": 0.5, "teardown": 0.8}
+RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def local_aws(port: int, *args: str) -> None:
+    env = dict(os.environ, LOCAL_AWS_PORT=str(port), LOCAL_AWS_DATAPLANE="off", VENV=str(BIN.parent))
+    subprocess.run([str(REPO / "scripts" / "local-aws.sh"), *args], cwd=REPO, env=env, check=True)
+
+
+def playbook(which: str, phase: str, url: str, profile: Path | None, round_no: int) -> tuple[float, int]:
+    """One timed ansible-playbook run: (seconds, changed)."""
+    env = dict(
+        os.environ,
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - the emulator's dummy credentials
+        AWS_REGION="eu-north-1",
+        AWS_DEFAULT_REGION="eu-north-1",
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{BIN}:{os.environ['PATH']}",
+    )
+    env.pop("AWS_PROFILE", None)
+    if which == "naive":
+        env["ANSIBLE_CONFIG"] = str(NAIVE / "ansible.cfg")
+        book = "teardown.yml" if phase == "teardown" else "site.yml"
+        command = [str(BIN / "ansible-playbook"), book, "-e", f"aws_endpoint={url}"]
+        cwd = NAIVE
+    else:
+        env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
+        if profile:
+            env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
+        book = "playbooks/teardown.yml" if phase == "teardown" else "site.yml"
+        command = [str(BIN / "ansible-playbook"), "-i", "inventories/local", book]
+        cwd = REPO
+    start = time.monotonic()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    seconds = time.monotonic() - start
+    output = done.stdout + done.stderr
+    if profile:
+        (profile / f"{round_no}-{which}-{phase}.log").write_text(output)
+    if done.returncode != 0:
+        sys.exit(f"{which} {phase} failed (rc {done.returncode}):\n{output[-4000:]}")
+    changed = sum(int(counts[1]) for counts in RECAP.findall(output))
+    return seconds, changed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_AWS_PORT", "5660")))
+    parser.add_argument("--profile", type=Path, help="keep each run's output here (profile_tasks on)")
+    args = parser.parse_args()
+    if not (NAIVE / "site.yml").is_file():
+        sys.exit(f"the naive playbook is not at {NAIVE} (../shared/baselines/naive-playbook beside the checkout)")
+    if not list((REPO / ".build" / "dist").glob("taskmanager_webapp-*.whl")):
+        sys.exit("no web app wheel in .build/dist: make webapp-dist")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{args.port}"
+    times: dict[tuple[str, str], list[float]] = {}
+    local_aws(args.port, "start")
+    try:
+        for round_no in range(1, args.rounds + 1):
+            for which in ("naive", "site.yml"):
+                for phase in ("converge", "re-run", "teardown"):
+                    seconds, changed = playbook(which, phase, url, args.profile, round_no)
+                    times.setdefault((which, phase), []).append(seconds)
+                    print(f"round {round_no}  {which:8}  {phase:8}  {seconds:6.1f} s  changed={changed}", flush=True)
+    finally:
+        local_aws(args.port, "stop")
+
+    print(f"\n{'phase':9} {'naive s':>9} {'site.yml s':>11} {'ratio':>6} {'goal':>6}")
+    missed = []
+    for phase, goal in GOALS.items():
+        naive = statistics.median(times[("naive", phase)])
+        site = statistics.median(times[("site.yml", phase)])
+        ratio = site / naive
+        mark = "met" if ratio <= goal else "MISSED"
+        if ratio > goal:
+            missed.append(phase)
+        print(f"{phase:9} {naive:9.1f} {site:11.1f} {ratio:6.2f} {goal:6.2f}  {mark}")
+    print(f"(median of {args.rounds} round(s); machine load {os.getloadavg()[0]:.1f})")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
