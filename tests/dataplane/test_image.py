@@ -82,9 +82,7 @@ def test_a_rerun_builds_and_pushes_nothing(ecs_stack):
     assert run.rc == 0, run.out[-4000:]
     assert run.changed == 0, re.findall(r"changed: \[localhost\].*", run.out)
     assert "in the repository already, nothing built" in run.out
-    check = ecs_stack.playbook("site.yml", "--check", *extra, timeout=1200)
-    assert check.rc == 0, check.out[-4000:]
-    assert check.changed == 0
+    # --check on the converged ECS stack (image included) is molecule/ecs_ha's check step.
     with registry(f"http://{host}/v2/{name}/tags/list") as answer:
         assert json.load(answer)["tags"] == before
 
@@ -92,11 +90,11 @@ def test_a_rerun_builds_and_pushes_nothing(ecs_stack):
 def test_an_image_that_cannot_be_pulled_fails_site_yml_naming_the_cause(ecs_stack):
     good = service_image(ecs_stack)
     missing = good.split("@")[0] + "@sha256:" + "0" * 64
-    extra = {"taskmanager_build_fleet": False, "ecs_ha_steady_timeout": 90, "ecs_ha_steady_delay": 3}
+    extra = {"taskmanager_build_fleet": False, "ecs_ha_steady_timeout": 45, "ecs_ha_steady_delay": 3}
     run = ecs_stack.playbook("site.yml", "-e", json.dumps({**extra, "ecs_ha_image": missing}), timeout=1200)
     assert run.rc != 0
+    assert "The ECS service does not serve" in run.out, run.out[-4000:]
     message = run.out[run.out.find("The ECS service does not serve") :]
-    assert message, run.out[-4000:]
     assert "ecs_ha_steady_timeout" in message
     assert "CannotPullContainerError" in message and missing in message, message[:3000]
     assert "older task definition" in message  # the old tasks keep serving while the deployment fails
