@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: instance_spread's probe against the seed's way (refresh by hand, automated as a
 sequential ``curl`` loop) and against ``hey`` / ``wrk`` (the practical limit), in one run, through
-one local HAProxy (127.0.0.1:18180) in front of three stand-in backends (127.0.0.1:18190-18192).
+one local HAProxy (127.0.0.1:18180) in front of three stand-in backends (127.0.0.1:18190-18192);
+SPREAD_HOST and SPREAD_PORT_BASE move them (tests/spread/harness.py).
 
 Prints requests/s for each and the ratios. Goals (issue 17): the module's engine (one kept-alive
 connection per worker) at least 20 % of wrk with keep-alive on the same target, at least 10x the
@@ -33,9 +34,9 @@ from ansible_collections.taskmanager.aws.plugins.module_utils import spread_prob
 
 IDS = ["i-0a1a1a1a1a1a1a1a1", "i-0b2b2b2b2b2b2b2b2", "i-0c3c3c3c3c3c3c3c3"]
 AZS = ["eu-north-1a", "eu-north-1b", "eu-north-1c"]
-FRONT = 18180
-BACKENDS = [18190, 18191, 18192]
-URL = f"http://127.0.0.1:{FRONT}/instance"
+FRONT = harness.frontend_port(0)
+BACKENDS = [harness.backend_port(i) for i in range(3)]
+URL = harness.url(FRONT)
 HEADERS = {"Accept": "application/json"}
 
 
