@@ -517,7 +517,8 @@ def parse_response(data, eof=False):
         have = len(data) - start
         if have < wanted:
             if eof:
-                raise http.client.IncompleteRead(bytes(data[start:]), wanted - have)
+                # Cut short: what came is judged (as http.client's read(amt) returns it too).
+                return status, reason.strip(), location, bytes(data[start:]), False
             return None
         body = bytes(data[start : start + wanted])
         return status, reason.strip(), location, body, keep and wanted == length and have == length
