@@ -55,8 +55,10 @@ def test_container_healthcheck_command(tmp_path):
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
     user_line = dockerfile.index("\nUSER taskmanager")
     assert user_line < dockerfile.index("\nCMD ")
-    for source in re.findall(r"^COPY (\S+)", dockerfile, re.M):
-        assert (REPO / "webapp" / source).exists(), source
+    # The build context: the wheel and webapp/requirements.txt (nothing else).
+    sources = re.findall(r"^COPY (\S+)", dockerfile, re.M)
+    assert sources == ["requirements.txt", "taskmanager_webapp-*.whl"], sources
+    assert (REPO / "webapp" / "requirements.txt").exists()
     command = json.loads(re.search(r"HEALTHCHECK .*?CMD (\[.*?\])\n", dockerfile, re.S).group(1).replace("\\\n", ""))
     assert command[:2] == ["python", "-c"]
     with gunicorn(tmp_path, workers=1) as base:
