@@ -71,11 +71,14 @@ def test_two_tasks_share_one_task_list_and_the_task_role_writes_only_attachments
             "Resource": [f"arn:aws:s3:::{bucket}/attachments/*"],
         }
     ]
-    execution = iam.get_role_policy(
+    read, decrypt = iam.get_role_policy(
         RoleName=definition["executionRoleArn"].rsplit("/", 1)[-1], PolicyName="read-task-secrets"
-    )["PolicyDocument"]["Statement"][0]["Resource"]
-    names = sorted(r.rsplit(":parameter", 1)[1] for r in execution)
+    )["PolicyDocument"]["Statement"]
+    names = sorted(r.rsplit(":parameter", 1)[1] for r in read["Resource"])
     assert names == ["/taskmanager/db_password", "/taskmanager/secret_key"]
+    # Decrypting goes through SSM, for exactly those parameters (whichever key encrypts them).
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == read["Resource"]
 
 
 def test_losing_an_instance_passes_the_failover_test(ecs_stack):
