@@ -162,7 +162,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -233,6 +232,22 @@ def registry_digest(endpoint, token, name, reference):
         raise
 
 
+class Finished:
+    """The outcome of one command: its exit code and output."""
+
+    def __init__(self, rc, stdout, stderr):
+        self.rc, self.stdout, self.stderr = rc, stdout, stderr
+
+
+def run_bounded(module, command, seconds):
+    """Run command through coreutils' timeout (run_command has no time bound); exit code 124 = timed out."""
+    bound = [module.get_bin_path("timeout", required=True), "--kill-after=10", str(seconds)]
+    rc, stdout, stderr = module.run_command(bound + command)
+    if rc in (124, 137):
+        module.fail_json(msg=f"{os.path.basename(command[0])} took more than {seconds} s (timeout)", cmd=command)
+    return Finished(rc, stdout, stderr)
+
+
 class Buildah:
     def __init__(self, module, storage_root, timeout):
         self.module = module
@@ -242,18 +257,14 @@ class Buildah:
 
     def run(self, *args, check=True):
         command = [self.binary, *self.global_args, *args]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout, check=False)
-        except subprocess.TimeoutExpired:
-            self.module.fail_json(msg=f"buildah {args[0]} took more than {self.timeout} s (timeout)", cmd=command)
-        if check and done.returncode != 0:
-            self.module.fail_json(
-                msg=f"buildah {args[0]} failed: {done.stderr.strip()[-2000:]}", cmd=command, rc=done.returncode
-            )
+        done = run_bounded(self.module, command, self.timeout)
+        if check and done.rc != 0:
+            message = f"buildah {args[0]} failed: {done.stderr.strip()[-2000:]}"
+            self.module.fail_json(msg=message, cmd=command, rc=done.rc)
         return done
 
     def has_image(self, name):
-        return self.run("images", "--quiet", name, check=False).returncode == 0
+        return self.run("images", "--quiet", name, check=False).rc == 0
 
 
 def debian_base_image(module, buildah, recipe):
@@ -271,8 +282,8 @@ def debian_base_image(module, buildah, recipe):
         if recipe["packages"]:
             command.append("--include=" + ",".join(recipe["packages"]))
         command += [recipe["suite"], rootfs, recipe["mirror"]]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=buildah.timeout, check=False)
-        if done.returncode != 0:
+        done = run_bounded(module, command, buildah.timeout)
+        if done.rc != 0:
             module.fail_json(msg=f"debootstrap failed: {(done.stdout + done.stderr).strip()[-2000:]}", cmd=command)
         for leftover in ("var/lib/apt/lists", "var/cache/apt/archives"):
             for entry in os.listdir(os.path.join(rootfs, leftover)):
@@ -281,8 +292,10 @@ def debian_base_image(module, buildah, recipe):
                     os.unlink(path)
         container = buildah.run("from", "scratch").stdout.strip()
         mount = buildah.run("mount", container).stdout.strip()
-        done = subprocess.run(["cp", "-a", rootfs + "/.", mount + "/"], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
+        done = run_bounded(
+            module, [module.get_bin_path("cp", required=True), "-a", rootfs + "/.", mount + "/"], buildah.timeout
+        )
+        if done.rc != 0:
             module.fail_json(msg=f"copying the Debian root file system failed: {done.stderr.strip()}")
         buildah.run("umount", container)
         config = []
