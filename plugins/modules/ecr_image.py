@@ -165,7 +165,8 @@ import shutil
 import tempfile
 import time
 import urllib.error
-import urllib.request
+
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -218,18 +219,19 @@ def ensure_tags(ecr, module, arn, wanted, purge):
 
 def registry_digest(endpoint, token, name, reference):
     """The digest of <name>:<reference> in the registry, or None when it is not there."""
-    request = urllib.request.Request(  # noqa: S310 - the registry's own endpoint (http or https)
-        f"{endpoint.rstrip('/')}/v2/{name}/manifests/{reference}",
-        method="HEAD",
-        headers={"Accept": MANIFEST_TYPES, "Authorization": f"Basic {token}"},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the registry's own endpoint
-            return answer.headers.get("Docker-Content-Digest") or ""
+        answer = open_url(
+            f"{endpoint.rstrip('/')}/v2/{name}/manifests/{reference}",
+            method="HEAD",
+            headers={"Accept": MANIFEST_TYPES, "Authorization": f"Basic {token}"},
+            timeout=30,
+        )
     except urllib.error.HTTPError as e:
         if e.code == 404:
             return None
         raise
+    with answer:
+        return answer.headers.get("Docker-Content-Digest") or ""
 
 
 class Finished:
