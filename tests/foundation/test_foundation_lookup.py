@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
-from conftest import run_playbook
+from conftest import aws_client, run_playbook
 from test_preflight_table import _run_chunk
 
 CASES_PLAYBOOK = Path(__file__).with_name("network_cases.yml")
@@ -24,20 +23,10 @@ MISSING_SUBNET = "subnet-0123456789abcdef0"
 NO_FOUNDATION = "The foundation does not exist yet: run site.yml without --tags, or with --tags foundation"
 
 
-def _client(endpoint, service):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="eu-north-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
-    )
-
-
 @pytest.fixture(scope="module")
 def own(endpoint):
     """Two VPCs of 'yours', built with boto3 as a user would have: subnets good and bad."""
-    ec2 = _client(endpoint, "ec2")
+    ec2 = aws_client("ec2", endpoint)
     made = {"vpcs": [], "igws": []}
 
     def subnet(vpc, cidr, az, public=True):
@@ -82,17 +71,17 @@ def account(endpoint):
     """What the account holds that the stack would create, to compare before and after."""
 
     def snapshot():
-        ec2 = _client(endpoint, "ec2")
+        ec2 = aws_client("ec2", endpoint)
         return {
             "vpcs": sorted(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]),
             "subnets": sorted(s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]),
             "security_groups": sorted(g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]),
             "route_tables": sorted(t["RouteTableId"] for t in ec2.describe_route_tables()["RouteTables"]),
-            "buckets": sorted(b["Name"] for b in _client(endpoint, "s3").list_buckets()["Buckets"]),
-            "roles": sorted(r["RoleName"] for r in _client(endpoint, "iam").list_roles()["Roles"]),
-            "parameters": sorted(p["Name"] for p in _client(endpoint, "ssm").describe_parameters()["Parameters"]),
+            "buckets": sorted(b["Name"] for b in aws_client("s3", endpoint).list_buckets()["Buckets"]),
+            "roles": sorted(r["RoleName"] for r in aws_client("iam", endpoint).list_roles()["Roles"]),
+            "parameters": sorted(p["Name"] for p in aws_client("ssm", endpoint).describe_parameters()["Parameters"]),
             "databases": [
-                d["DBInstanceIdentifier"] for d in _client(endpoint, "rds").describe_db_instances()["DBInstances"]
+                d["DBInstanceIdentifier"] for d in aws_client("rds", endpoint).describe_db_instances()["DBInstances"]
             ],
         }
 

@@ -20,10 +20,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN
+from conftest import ROOT, VENV_BIN, aws_client
 
 PLAYBOOK = Path(__file__).with_name("preflight_cases.yml")
 X25, X33, X65 = "x" * 25, "a" * 33, "r" * 65
@@ -271,13 +270,7 @@ def account(endpoint):
     """A snapshot of what the account holds, to compare before and after."""
 
     def client(service):
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name="eu-north-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
-        )
+        return aws_client(service, endpoint)
 
     def snapshot():
         return {
