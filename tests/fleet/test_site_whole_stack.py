@@ -131,7 +131,7 @@ def test_whole_stack_with_every_alb_variable_and_other_names(aws):
         assert ok(tags_fleet, "--tags fleet") == 0
         # The foundation is looked up (read only), not built again.
         assert "TASK [taskmanager.aws.network : Find the VPC]" in tags_fleet.stdout
-        assert "TASK [taskmanager.aws.iam : Find the instance profile]" in tags_fleet.stdout
+        assert "TASK [taskmanager.aws.iam : Find the instance profile and its role]" in tags_fleet.stdout
         for builder in ("network : Create the VPC", "iam : Create the instance role", "artifacts : Create the private"):
             assert f"TASK [taskmanager.aws.{builder}" not in tags_fleet.stdout, builder
     finally:

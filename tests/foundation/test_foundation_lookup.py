@@ -171,6 +171,7 @@ def test_tags_fleet_without_the_foundation_fails_clearly(own, account, endpoint,
     run = run_playbook("site.yml", "--tags", "fleet", *extra, endpoint=endpoint)
     assert run.rc != 0, run.output[-3000:]
     assert NO_FOUNDATION in " ".join(run.output.split()), run.output[-3000:]
-    assert "the instance profile TaskManagerInstanceProfile" in " ".join(run.output.split())
+    assert "the instance profile TaskManagerInstanceProfile" in " ".join(run.output.split()), run.output[-3000:]
     assert ("the VPC taskmanager-vpc" in run.output) == (network == "built")
+    assert not run.deprecations, run.deprecations
     assert account() == before
