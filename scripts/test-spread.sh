@@ -3,6 +3,7 @@
 # integration tests that run the module through ansible-playbook against a real HAProxy
 # (127.0.0.1:18180-18185) in front of stand-in backends (127.0.0.1:18190-18198), the real web app
 # under gunicorn when webapp/ is importable, and moto on 127.0.0.1:5013 for target_group_arn.
+# SPREAD_HOST (a loopback address), SPREAD_PORT_BASE (first of 20 ports) and SPREAD_MOTO_PORT move them.
 # Every process is started and stopped by its own PID by the pytest fixtures
 # (tests/spread/harness.py), also when a test fails.
 set -euo pipefail

@@ -7,9 +7,12 @@ deadline. The statistics are in ``spread_stats``, the verdict in ``spread_verdic
 """
 
 import contextlib
+import errno
 import http.client
 import json
+import os
 import re
+import selectors
 import socket
 import ssl
 import threading
@@ -355,6 +358,528 @@ class KeepAliveFetch:
             connection.close()
 
 
+# ---------------------------------------------------------------------------------------------
+# The event loop: N persistent connections in one thread
+# ---------------------------------------------------------------------------------------------
+
+MAX_HEAD_BYTES = 65536
+RECV_BYTES = 65536
+_REDIRECTS = (301, 302, 303, 307, 308)
+_UNSAFE_HEADER = re.compile(r"[\r\n\x00]")
+
+
+_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
+
+
+def loop_supported(url, headers):
+    """Whether run_probe can use the event loop for ``url``: plain HTTP, no proxy from the
+    environment for it, and a request that can be sent as it is (else http.client in the thread
+    pool does, with its own errors for what it refuses)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    try:
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return False
+    if "http" in getproxies() and not proxy_bypass(parts.hostname):
+        return False
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if _UNSAFE_TARGET.search(target) or not target.isascii():
+        return False
+    if any(_UNSAFE_HEADER.search(str(k)) or _UNSAFE_HEADER.search(str(v)) for k, v in headers.items()):
+        return False
+    try:
+        _request_bytes(parts, headers)
+    except UnicodeError:
+        return False
+    return True
+
+
+def _request_bytes(parts, headers):
+    """The request as bytes, built once: http.client's default headers plus ``headers``."""
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port not in (None, 80):
+        host = f"{host}:{parts.port}"
+    send = {"Host": host, "Accept-Encoding": "identity", "User-Agent": "ansible-httpget"}
+    given = {str(k).lower(): k for k in send}
+    for name, value in headers.items():
+        key = given.pop(str(name).lower(), None)
+        if key is not None:
+            del send[key]
+        send[str(name)] = str(value)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    lines = [f"GET {target} HTTP/1.1"] + [f"{name}: {value}" for name, value in send.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="strict")
+
+
+def _dechunk(data, start):
+    """A chunked body from ``data[start:]``: (body, end) when complete, None when more is needed.
+
+    At most MAX_BODY_BYTES are kept; ``end`` is None when the body was cut there (the connection
+    cannot be reused then)."""
+    body = bytearray()
+    pos = start
+    while True:
+        line_end = data.find(b"\r\n", pos)
+        if line_end < 0:
+            return None
+        size_text = bytes(data[pos:line_end]).split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise http.client.IncompleteRead(bytes(body)) from None
+        pos = line_end + 2
+        if size == 0:
+            # Trailers (if any) end with an empty line.
+            trailer_end = data.find(b"\r\n", pos)
+            while trailer_end > pos:
+                pos = trailer_end + 2
+                trailer_end = data.find(b"\r\n", pos)
+            if trailer_end < 0:
+                return None
+            return bytes(body), trailer_end + 2
+        if len(data) < pos + size + 2:
+            if len(body) + len(data) - pos >= MAX_BODY_BYTES:
+                body += data[pos : pos + MAX_BODY_BYTES - len(body)]
+                return bytes(body), None
+            return None
+        body += data[pos : pos + size]
+        pos += size + 2
+        if len(body) >= MAX_BODY_BYTES:
+            return bytes(body[:MAX_BODY_BYTES]), None
+
+
+def parse_response(data, eof=False):
+    """One HTTP/1.x response from the start of ``data`` with minimal parsing.
+
+    Returns None while incomplete, else ``(status, reason, location, body, keep)``; ``keep`` says
+    whether the connection can carry the next request. ``eof``: the server closed the connection
+    (the end of a body without a length). Raises http.client exceptions for malformed answers, so
+    their error kinds are those of http.client.
+    """
+    while True:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end < 0:
+            if len(data) > MAX_HEAD_BYTES:
+                raise http.client.LineTooLong("header block")
+            if eof:
+                raise http.client.RemoteDisconnected("Remote end closed connection without response")
+            return None
+        lines = bytes(data[:head_end]).decode("iso-8859-1").split("\r\n")
+        version, _sep, rest = lines[0].partition(" ")
+        code, _sep, reason = rest.strip().partition(" ")
+        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+            raise http.client.BadStatusLine(lines[0])
+        status = int(code)
+        if 100 <= status < 200 and status != 101:
+            # An interim answer (100 Continue): skip it, the real one follows.
+            data = data[head_end + 4 :]
+            continue
+        break
+    length = None
+    chunked = False
+    location = None
+    keep = version == "HTTP/1.1"
+    for line in lines[1:]:
+        name, _sep, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            try:
+                length = int(value.strip())
+            except ValueError:
+                raise http.client.BadStatusLine(line) from None
+        elif name == "transfer-encoding":
+            chunked = "chunked" in value.lower()
+        elif name == "connection":
+            value = value.lower()
+            if "close" in value:
+                keep = False
+            elif "keep-alive" in value:
+                keep = True
+        elif name == "location":
+            location = value.strip()
+    start = head_end + 4
+    if status in (204, 304):
+        return status, reason.strip(), location, b"", keep
+    if chunked:
+        decoded = _dechunk(data, start)
+        if decoded is None:
+            if eof:
+                raise http.client.IncompleteRead(b"")
+            return None
+        body, end = decoded
+        return status, reason.strip(), location, body, keep and end is not None and end == len(data)
+    if length is not None:
+        wanted = min(length, MAX_BODY_BYTES)
+        have = len(data) - start
+        if have < wanted:
+            if eof:
+                # Cut short: what came is judged (as http.client's read(amt) returns it too).
+                return status, reason.strip(), location, bytes(data[start:]), False
+            return None
+        body = bytes(data[start : start + wanted])
+        return status, reason.strip(), location, body, keep and wanted == length and have == length
+    # No length: the body ends when the server closes the connection.
+    if len(data) - start >= MAX_BODY_BYTES:
+        return status, reason.strip(), location, bytes(data[start : start + MAX_BODY_BYTES]), False
+    if not eof:
+        return None
+    return status, reason.strip(), location, bytes(data[start:]), False
+
+
+class _Slot:
+    """One worker of the event loop: its persistent connection and the request it carries."""
+
+    __slots__ = (
+        "sock",
+        "reused",
+        "index",
+        "started",
+        "expires",
+        "buf",
+        "out",
+        "url",
+        "parts",
+        "redirects",
+        "retried",
+        "addresses",
+        "connecting",
+    )
+
+    def __init__(self):
+        self.sock = None
+        self.reused = False
+        self.index = None
+        self.started = 0.0
+        self.expires = 0.0
+        self.buf = bytearray()
+        self.out = b""
+        self.url = None
+        self.parts = None
+        self.redirects = 0
+        self.retried = False
+        self.addresses = []
+        self.connecting = False
+
+
+class LoopProbe:
+    """The probe as one event loop (``selectors``) over ``workers`` persistent connections.
+
+    Each worker keeps one HTTP/1.1 connection and sends its requests one after the other on it; a
+    request is written as prebuilt bytes and its answer parsed with parse_response, so no thread,
+    no ``http.client`` object and no header parser runs per request. The rules are those of
+    KeepAliveFetch: a connection is dropped after an error answer or a failed request and the
+    next request opens a new one; a request on a reused connection that the server had closed
+    before any byte of an answer is sent once more on a new one; ``timeout`` bounds the connect
+    and each wait for bytes; ``deadline`` bounds everything. Redirects are followed on the same
+    connection when they stay on its host and port, else through a KeepAliveFetch.
+    """
+
+    def __init__(self, url, requests, workers, timeout, deadline, headers, parse, validate_certs=True):
+        self.url = url
+        self.parts = urlsplit(url)
+        self.requests = requests
+        self.timeout = timeout
+        self.deadline = deadline
+        self.headers = headers
+        self.parse = parse
+        self.validate_certs = validate_certs
+        self.request = _request_bytes(self.parts, headers)
+        self.samples = [None] * requests
+        self.next_index = 0
+        self.done = 0
+        self.slots = [_Slot() for _worker in range(max(1, min(workers, requests)))]
+        self.selector = selectors.DefaultSelector()
+        self._other_origin = None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _finish(self, slot, sample):
+        self.samples[slot.index] = sample
+        self.done += 1
+        slot.index = None
+
+    def _fail(self, slot, exc, now=None):
+        """Record ``exc`` as the current request's error and drop the connection."""
+        now = now or time.monotonic()
+        detail = f"HTTP {exc.code} {exc.reason}" if isinstance(exc, HTTPError) else f"{type(exc).__name__}: {exc}"
+        self._close(slot)
+        self._finish(
+            slot,
+            {
+                "ok": False,
+                "sent": True,
+                "latency": now - slot.started,
+                "error": classify_exception(exc),
+                "detail": detail[:300],
+            },
+        )
+
+    def _close(self, slot):
+        sock = slot.sock
+        if sock is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(sock)
+            sock.close()
+        slot.sock = None
+        slot.reused = False
+        slot.connecting = False
+        slot.buf = bytearray()
+
+    # -- one request ---------------------------------------------------------------------------
+
+    def _start_next(self, slot, now):
+        """Give the slot the next request, if any is left and the budget allows it."""
+        # A request that fails at once (connection refused, no such host) frees the slot again.
+        while slot.index is None and self.next_index < self.requests and now < self.deadline:
+            slot.index = self.next_index
+            self.next_index += 1
+            slot.started = now
+            slot.url = self.url
+            slot.parts = self.parts
+            slot.out = self.request
+            slot.redirects = 0
+            slot.retried = False
+            self._send(slot, now)
+            now = time.monotonic()
+
+    def _send(self, slot, now):
+        """Send slot.out on the kept connection, or open one first."""
+        slot.expires = min(now + self.timeout, self.deadline)
+        slot.buf = bytearray()
+        if slot.sock is None:
+            self._connect(slot)
+            return
+        try:
+            sent = slot.sock.send(slot.out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as e:
+            self._lost(slot, e)
+            return
+        slot.out = slot.out[sent:]
+        if slot.out:
+            self.selector.modify(slot.sock, selectors.EVENT_WRITE, slot)
+
+    def _connect(self, slot):
+        parts = slot.parts
+        try:
+            slot.addresses = socket.getaddrinfo(parts.hostname, parts.port or 80, 0, socket.SOCK_STREAM)
+        except OSError as e:
+            self._fail(slot, e)
+            return
+        self._try_address(slot, None)
+
+    def _try_address(self, slot, error):
+        """Connect to the next address of the host; fail the request with ``error`` when none is left."""
+        if not slot.addresses:
+            self._fail(slot, error or OSError("no address to connect to"))
+            return
+        family, kind, proto, _name, address = slot.addresses.pop(0)
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        code = sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            sock.close()
+            self._try_address(slot, OSError(code, os.strerror(code)))
+            return
+        slot.sock = sock
+        slot.reused = False
+        slot.connecting = True
+        self.selector.register(sock, selectors.EVENT_WRITE, slot)
+
+    def _connected(self, slot, now):
+        code = slot.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(slot.sock)
+            slot.sock.close()
+            slot.sock = None
+            slot.connecting = False
+            self._try_address(slot, OSError(code, os.strerror(code)))
+            return
+        slot.connecting = False
+        slot.addresses = []
+        self.selector.modify(slot.sock, selectors.EVENT_READ, slot)
+        self._send(slot, now)
+
+    def _writable(self, slot, now):
+        if slot.connecting:
+            self._connected(slot, now)
+            return
+        try:
+            sent = slot.sock.send(slot.out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self._lost(slot, e)
+            return
+        slot.out = slot.out[sent:]
+        slot.expires = min(now + self.timeout, self.deadline)
+        if not slot.out:
+            self.selector.modify(slot.sock, selectors.EVENT_READ, slot)
+
+    def _lost(self, slot, exc):
+        """The connection failed while a request was on it (send, or recv before an answer)."""
+        if slot.reused and not slot.buf and not slot.retried:
+            # The server closed the idle connection before it read this request: once more on a
+            # new connection (RFC 9112, section 9.3.1), as KeepAliveFetch does.
+            slot.retried = True
+            self._close(slot)
+            slot.out = self._request_for(slot)
+            self._send(slot, time.monotonic())
+            return
+        self._fail(slot, exc)
+
+    def _request_for(self, slot):
+        if slot.url is self.url:
+            return self.request
+        return _request_bytes(slot.parts, self.headers)
+
+    def _readable(self, slot, now):
+        try:
+            data = slot.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self._lost(slot, e)
+            return
+        if not data:
+            if not slot.buf:
+                self._lost(slot, http.client.RemoteDisconnected("Remote end closed connection without response"))
+                return
+            self._answer(slot, now, eof=True)
+            return
+        slot.buf += data
+        slot.expires = min(now + self.timeout, self.deadline)
+        self._answer(slot, now, eof=False)
+
+    def _answer(self, slot, now, eof):
+        try:
+            answer = parse_response(slot.buf, eof)
+        except (http.client.HTTPException, ValueError) as e:
+            self._fail(slot, e, now)
+            return
+        if answer is None:
+            return
+        status, reason, location, body, keep = answer
+        if keep:
+            slot.reused = True
+            slot.buf = bytearray()
+        else:
+            self._close(slot)
+        if status in _REDIRECTS and location:
+            self._redirect(slot, status, location, now)
+            return
+        if status >= 300:
+            # An error answer ends the connection too: the next request starts afresh.
+            self._fail(slot, HTTPError(slot.url, status, reason, None, None), now)
+            return
+        self._judge(slot, status, body, now)
+
+    def _judge(self, slot, status, body, now):
+        try:
+            ident, az = self.parse(body)
+        except Exception as e:  # pylint: disable=broad-except
+            self._finish(
+                slot,
+                {
+                    "ok": False,
+                    "sent": True,
+                    "latency": now - slot.started,
+                    "error": classify_exception(e),
+                    "detail": f"{type(e).__name__}: {e}"[:300],
+                },
+            )
+            return
+        self._finish(
+            slot, {"ok": True, "sent": True, "id": ident, "az": az, "status": status, "latency": now - slot.started}
+        )
+
+    def _redirect(self, slot, status, location, now):
+        if slot.redirects >= MAX_REDIRECTS:
+            self._fail(slot, HTTPError(slot.url, status, f"more than {MAX_REDIRECTS} redirects", None, None), now)
+            return
+        slot.redirects += 1
+        slot.url = urljoin(slot.url, location)
+        parts = urlsplit(slot.url)
+        same = (parts.scheme, parts.hostname, parts.port) == (slot.parts.scheme, slot.parts.hostname, slot.parts.port)
+        if not same:
+            # Another host or scheme (https): KeepAliveFetch answers, blocking the loop for at
+            # most this request's timeout.
+            self._close(slot)
+            if self._other_origin is None:
+                self._other_origin = KeepAliveFetch(self.validate_certs)
+            try:
+                status, body = self._other_origin(slot.url, self.headers, self.timeout, self.deadline)
+            except Exception as e:  # pylint: disable=broad-except
+                self._fail(slot, e)
+                return
+            self._judge(slot, status, body, time.monotonic())
+            return
+        slot.parts = parts
+        slot.out = _request_bytes(parts, self.headers)
+        slot.retried = False
+        self._send(slot, now)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(self):
+        """Probe until every request has an answer or the deadline passed; return the samples."""
+        try:
+            now = time.monotonic()
+            for slot in self.slots:
+                self._start_next(slot, now)
+            while self.done < self.requests:
+                busy = [slot for slot in self.slots if slot.index is not None]
+                if not busy:
+                    break
+                wait = min(slot.expires for slot in busy) - time.monotonic()
+                events = self.selector.select(max(0.0, wait)) if wait > 0 else []
+                now = time.monotonic()
+                for key, mask in events:
+                    slot = key.data
+                    if slot.index is None:
+                        # An idle kept connection became readable: the server closed it.
+                        self._close(slot)
+                        continue
+                    if mask & selectors.EVENT_WRITE:
+                        self._writable(slot, now)
+                    elif mask & selectors.EVENT_READ:
+                        self._readable(slot, now)
+                    if slot.index is None:
+                        self._start_next(slot, now)
+                for slot in busy:
+                    if slot.index is not None and now >= slot.expires:
+                        if now >= self.deadline:
+                            exc = DeadlineExceeded("time budget exhausted while the request was running")
+                        else:
+                            exc = TimeoutError("timed out")
+                        self._fail(slot, exc, now)
+                        self._start_next(slot, now)
+        finally:
+            for slot in self.slots:
+                self._close(slot)
+            self.selector.close()
+            if self._other_origin is not None:
+                self._other_origin.close()
+        for index in range(self.requests):
+            if self.samples[index] is None:
+                self.samples[index] = {
+                    "ok": False,
+                    "sent": False,
+                    "latency": None,
+                    "error": "not_sent",
+                    "detail": "time budget exhausted",
+                }
+        return self.samples
+
+
 def probe_once(fetch, url, headers, timeout, deadline, parse):
     """One request; a dict with ``ok``, ``id``, ``az``, ``latency``, ``error``, ``detail``."""
     if time.monotonic() >= deadline:
@@ -390,10 +915,13 @@ def run_probe(
     """Send ``requests`` GETs with ``concurrency`` workers within ``time_budget`` seconds.
 
     Returns ``(samples, elapsed)``. Requests still running at the deadline are reported with the
-    error kind ``timeout``; requests not started by then as ``not_sent``. The pool is shut down
-    without waiting for stragglers (each is bounded by its own socket timeout).
+    error kind ``timeout``; requests not started by then as ``not_sent``.
+
+    Plain HTTP without a proxy runs as one event loop over ``concurrency`` persistent connections
+    (LoopProbe). HTTPS, a proxy from the environment, or a given ``fetch`` run in a thread pool of
+    ``concurrency`` workers, each with its own kept connection (KeepAliveFetch); the pool is shut
+    down without waiting for stragglers (each is bounded by its own socket timeout).
     """
-    fetch = fetch or make_http_get(validate_certs)
     regex = compile_id_regex(id_regex)
 
     def parse(body):
@@ -402,6 +930,11 @@ def run_probe(
     headers = dict(headers or {})
     start = time.monotonic()
     deadline = start + time_budget
+    if fetch is None and loop_supported(url, headers):
+        probe = LoopProbe(url, requests, concurrency, timeout, deadline, headers, parse, validate_certs)
+        samples = probe.run()
+        return samples, time.monotonic() - start
+    fetch = fetch or make_http_get(validate_certs)
     executor = ThreadPoolExecutor(max_workers=max(1, min(concurrency, requests)))
     samples = []
     try:

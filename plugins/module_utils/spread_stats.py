@@ -13,7 +13,10 @@ def percentile(values, q):
     """Percentile ``q`` (0..100) with linear interpolation between closest ranks; None if empty."""
     if not values:
         return None
-    ordered = sorted(values)
+    return _percentile_sorted(sorted(values), q)
+
+
+def _percentile_sorted(ordered, q):
     if len(ordered) == 1:
         return ordered[0]
     rank = (len(ordered) - 1) * (q / 100.0)
@@ -25,9 +28,9 @@ def percentile(values, q):
 def latency_summary(latencies):
     """p50/p95/p99/max/mean in milliseconds, rounded to 0.1 ms."""
     result = {}
+    ordered = sorted(latencies)  # once, for the three percentiles
     for name, q in (("p50", 50), ("p95", 95), ("p99", 99)):
-        value = percentile(latencies, q)
-        result[name] = None if value is None else round(value * 1000.0, 1)
+        result[name] = round(_percentile_sorted(ordered, q) * 1000.0, 1) if ordered else None
     result["max"] = round(max(latencies) * 1000.0, 1) if latencies else None
     result["mean"] = round(sum(latencies) / len(latencies) * 1000.0, 1) if latencies else None
     return result

@@ -24,13 +24,18 @@ description:
     are counted as errors of kind C(timeout) and C(not_sent).
   - Each worker keeps one HTTP/1.1 connection open (keep-alive) and sends its requests one after
     the other on it, as a browser does; an ALB balances every request on its own, kept-alive or
-    not. After an error answer or a failed request the worker opens a new connection for its next
+    not. For C(http://) URLs the O(concurrency) connections are served by one event loop in the
+    module's process (no thread per worker); for C(https://) URLs each worker is a thread with its
+    own kept TLS connection. In both, RV(requests_per_second) in the result is the throughput.
+    After an error answer or a failed request the worker opens a new connection for its next
     request. A request on a kept connection that the server had closed while it was idle, before
     any byte of an answer, is sent once more on a new connection (what every HTTP client does), so
     it is not counted as an error; a target that resets new connections is still counted as
     C(connection_reset).
   - Requests use a new connection each only through a proxy from the environment (C(http_proxy),
-    C(https_proxy), C(no_proxy)), which ansible.module_utils.urls handles.
+    C(https_proxy), C(no_proxy)), which ansible.module_utils.urls handles (it speaks to the proxy;
+    the kept connections do not). A redirect to another host or scheme is followed on a kept
+    connection to that host.
 author:
   - taskmanager.aws contributors (!UNKNOWN)
 options:

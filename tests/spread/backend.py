@@ -56,13 +56,14 @@ class Server(ThreadingHTTPServer):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--id", required=True)
     parser.add_argument("--az", default="eu-north-1a")
     parser.add_argument("--mode", choices=["normal", "500", "hang"], default="normal")
     parser.add_argument("--hang-seconds", type=float, default=30.0)
     args = parser.parse_args()
-    server = Server(("127.0.0.1", args.port), make_handler(args.id, args.az, args.mode, args.hang_seconds))
+    server = Server((args.host, args.port), make_handler(args.id, args.az, args.mode, args.hang_seconds))
     server.serve_forever()
 
 

@@ -19,22 +19,24 @@ IDS = {
     "e": "i-0e5e5e5e5e5e5e5e5",  # hangs
     "f": "i-0f6f6f6f6f6f6f6f6",  # stopped during its test
 }
+B = harness.backend_port
+F = harness.frontend_port
 BACKENDS = {  # name: (port, az, mode)
-    "a": (18190, "eu-north-1a", "normal"),
-    "b": (18191, "eu-north-1b", "normal"),
-    "c": (18192, "eu-north-1c", "normal"),
-    "d": (18193, "eu-north-1c", "500"),
-    "e": (18194, "eu-north-1c", "hang"),
-    "f": (18195, "eu-north-1c", "normal"),
+    "a": (B(0), "eu-north-1a", "normal"),
+    "b": (B(1), "eu-north-1b", "normal"),
+    "c": (B(2), "eu-north-1c", "normal"),
+    "d": (B(3), "eu-north-1c", "500"),
+    "e": (B(4), "eu-north-1c", "hang"),
+    "f": (B(5), "eu-north-1c", "normal"),
 }
-MOTO_BACKEND_PORTS = [18196, 18197, 18198]
+MOTO_BACKEND_PORTS = [B(6), B(7), B(8)]
 FRONTENDS = {  # name: (port, [(backend port, weight), ...])
-    "even": (18180, [(18190, 1), (18191, 1), (18192, 1)]),
-    "weighted": (18181, [(18190, 5), (18191, 1), (18192, 1)]),
-    "err500": (18182, [(18190, 1), (18191, 1), (18193, 1)]),
-    "hang": (18183, [(18190, 1), (18191, 1), (18194, 1)]),
-    "stopped": (18184, [(18190, 1), (18191, 1), (18195, 1)]),
-    "moto": (18185, [(port, 1) for port in MOTO_BACKEND_PORTS]),
+    "even": (F(0), [(B(0), 1), (B(1), 1), (B(2), 1)]),
+    "weighted": (F(1), [(B(0), 5), (B(1), 1), (B(2), 1)]),
+    "err500": (F(2), [(B(0), 1), (B(1), 1), (B(3), 1)]),
+    "hang": (F(3), [(B(0), 1), (B(1), 1), (B(4), 1)]),
+    "stopped": (F(4), [(B(0), 1), (B(1), 1), (B(5), 1)]),
+    "moto": (F(5), [(port, 1) for port in MOTO_BACKEND_PORTS]),
 }
 
 
@@ -54,14 +56,14 @@ def fixture_backends():
 def fixture_haproxy(backends):
     proxy = harness.HAProxy(FRONTENDS).start()
     try:
-        yield {name: f"http://127.0.0.1:{port}/instance" for name, (port, _servers) in FRONTENDS.items()}
+        yield {name: harness.url(port) for name, (port, _servers) in FRONTENDS.items()}
     finally:
         proxy.stop()
 
 
 @pytest.fixture(scope="session", name="moto")
 def fixture_moto():
-    server = harness.Moto(port=5013).start()
+    server = harness.Moto().start()
     try:
         yield server
     finally:

@@ -3,7 +3,9 @@
 """Start and stop HAProxy, the stand-in backends and moto by their own PIDs.
 
 Used by the integration tests (tests/spread) and by bench/spread_bench.py.
-Ports: HAProxy 18180-18189, backends 18190-18199 (the spread area's allocation).
+Ports: HAProxy PORT_BASE + 0..9, backends PORT_BASE + 10..19, on the loopback address HOST; moto on
+MOTO_PORT. Defaults 127.0.0.1, 18180 (so 18180-18199) and 5013; SPREAD_HOST, SPREAD_PORT_BASE and
+SPREAD_MOTO_PORT move them, so two checkouts can run the suite or the benchmark side by side.
 """
 
 import json
@@ -20,9 +22,26 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")
+HOST = os.environ.get("SPREAD_HOST", "127.0.0.1")
+PORT_BASE = int(os.environ.get("SPREAD_PORT_BASE", "18180"))
+MOTO_PORT = int(os.environ.get("SPREAD_MOTO_PORT", "5013"))
 
 
-def wait_port(port, timeout=10.0, host="127.0.0.1"):
+def frontend_port(index):
+    """Port of HAProxy frontend ``index`` (0-9)."""
+    return PORT_BASE + index
+
+
+def backend_port(index):
+    """Port of stand-in backend ``index`` (0-9)."""
+    return PORT_BASE + 10 + index
+
+
+def url(port, path="/instance"):
+    return f"http://{HOST}:{port}{path}"
+
+
+def wait_port(port, timeout=10.0, host=HOST):
     """Wait until something accepts connections on ``port``; raise after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -34,7 +53,7 @@ def wait_port(port, timeout=10.0, host="127.0.0.1"):
     raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
-def port_free(port, host="127.0.0.1"):
+def port_free(port, host=HOST):
     try:
         with socket.create_connection((host, port), timeout=0.2):
             return False
@@ -72,7 +91,8 @@ def spawn(cmd, ports, timeout=10.0, **popen_kwargs):
 
 
 def start_backend(port, instance_id, az="eu-north-1a", mode="normal", hang_seconds=30.0):
-    cmd = [sys.executable, str(HERE / "backend.py"), "--port", str(port), "--id", instance_id, "--az", az]
+    cmd = [sys.executable, str(HERE / "backend.py"), "--host", HOST, "--port", str(port), "--id", instance_id]
+    cmd += ["--az", az]
     return spawn(cmd + ["--mode", mode, "--hang-seconds", str(hang_seconds)], [port])
 
 
@@ -103,7 +123,7 @@ def start_webapp(port, instance_id, az, data_dir):
         TASKMANAGER_DATA_DIR=str(data_dir),
         TASKMANAGER_ENV="development",
     )
-    cmd = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "4"]
+    cmd = [str(BIN / "gunicorn"), "-b", f"{HOST}:{port}", "-w", "1", "-k", "gthread", "--threads", "4"]
     return spawn(cmd + ["taskmanager_webapp.wsgi:app"], [port], timeout=30, cwd=str(data_dir), env=env)
 
 
@@ -127,19 +147,19 @@ def haproxy_config(frontends, static=None):
     for port, body in (static or {}).items():
         lines += [
             f"frontend static_{port}",
-            f"    bind 127.0.0.1:{port}",
+            f"    bind {HOST}:{port}",
             f"    http-request return status 200 content-type application/json string '{body}'",
         ]
     for name, (port, servers) in frontends.items():
         lines += [
             f"frontend fe_{name}",
-            f"    bind 127.0.0.1:{port}",
+            f"    bind {HOST}:{port}",
             f"    default_backend be_{name}",
             f"backend be_{name}",
             "    balance roundrobin",
         ]
         for index, (server_port, weight) in enumerate(servers):
-            lines.append(f"    server s{index} 127.0.0.1:{server_port} weight {weight} check inter 200ms fall 1 rise 1")
+            lines.append(f"    server s{index} {HOST}:{server_port} weight {weight} check inter 200ms fall 1 rise 1")
     return "\n".join(lines) + "\n"
 
 
@@ -176,16 +196,16 @@ class HAProxy:
 
 
 class Moto:
-    """moto_server on 127.0.0.1:<port>, stopped by PID."""
+    """moto_server on HOST:<port>, stopped by PID."""
 
-    def __init__(self, port=5013):
+    def __init__(self, port=MOTO_PORT):
         self.port = port
         self.proc = None
 
     @property
     def env(self):
         return {
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}",
+            "AWS_ENDPOINT_URL": f"http://{HOST}:{self.port}",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": "eu-north-1",
@@ -194,7 +214,7 @@ class Moto:
 
     def start(self):
         env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
-        cmd = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)]
+        cmd = [str(BIN / "moto_server"), "-H", HOST, "-p", str(self.port)]
         self.proc = spawn(cmd, [self.port], timeout=30, env=env)
         return self
 

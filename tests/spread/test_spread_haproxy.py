@@ -25,6 +25,8 @@ def test_even_round_robin_passes(haproxy):
     assert result["errors"] == {}
     assert result["balance"]["passed"] is True
     assert len(result["summary"]) == 4
+    # the throughput is reported: the sent requests over the probe's own time
+    assert result["requests_per_second"] == pytest.approx(150 / result["elapsed"], rel=0.05)
 
 
 def test_even_round_robin_text_answers_in_check_mode(haproxy):

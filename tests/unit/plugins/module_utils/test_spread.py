@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Unit tests of the pure logic of instance_spread: parsing, statistics, verdict, summary, probe loop."""
 
+import contextlib
 import json
 import math
 import random
@@ -510,3 +511,234 @@ def test_new_connection_fetch_opens_one_per_request(counting):
     samples, _elapsed = spread_probe.run_probe(server.url, requests=10, concurrency=1, fetch=fetch)
     assert all(sample["ok"] for sample in samples)
     assert server.connections == 10
+
+
+# ----------------------------------------------------------------------------- the event loop
+
+
+def test_parse_response_with_a_length_waits_for_the_whole_body():
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n"
+    assert spread_probe.parse_response(head + b"01234") is None
+    assert spread_probe.parse_response(head + b"0123456789") == (200, "OK", None, b"0123456789", True)
+    # cut short by the server: what came is judged, and the connection is not kept
+    assert spread_probe.parse_response(head + b"01234", eof=True) == (200, "OK", None, b"01234", False)
+
+
+def test_parse_response_chunked_split_anywhere():
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n"
+    for cut in range(len(answer)):
+        assert spread_probe.parse_response(answer[:cut]) is None, cut
+    assert spread_probe.parse_response(answer) == (200, "OK", None, b"abcdefg", True)
+    trailer = answer[:-2] + b"X-Trailer: 1\r\n\r\n"
+    assert spread_probe.parse_response(trailer) == (200, "OK", None, b"abcdefg", True)
+
+
+def test_parse_response_connection_rules_and_interim_answers():
+    close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    assert spread_probe.parse_response(close)[4] is False
+    http10 = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    assert spread_probe.parse_response(http10)[4] is False
+    http10_kept = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"
+    assert spread_probe.parse_response(http10_kept)[4] is True
+    no_length = b"HTTP/1.1 200 OK\r\n\r\nuntil the end"
+    assert spread_probe.parse_response(no_length) is None
+    assert spread_probe.parse_response(no_length, eof=True) == (200, "OK", None, b"until the end", False)
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n"
+    assert spread_probe.parse_response(interim) == (302, "Found", "/x", b"", True)
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 70000
+    status, _reason, _location, body, keep = spread_probe.parse_response(big)
+    assert status == 200 and len(body) == spread_probe.MAX_BODY_BYTES and keep is False
+
+
+@pytest.mark.parametrize(
+    "data, eof, error",
+    [
+        (b"SSH-2.0-OpenSSH\r\n\r\n", False, "BadStatusLine"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", False, "BadStatusLine"),
+        (b"HTTP/1.1 200 OK\r\nContent-", True, "RemoteDisconnected"),
+    ],
+)
+def test_parse_response_rejects_what_http_client_rejects(data, eof, error):
+    with pytest.raises(spread_probe.http.client.HTTPException) as caught:
+        spread_probe.parse_response(data, eof)
+    assert type(caught.value).__name__ == error
+
+
+def test_loop_supported_only_for_plain_http_without_proxy(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert spread_probe.loop_supported("http://127.0.0.1:8080/instance?a=1", {"Accept": "application/json"})
+    assert not spread_probe.loop_supported("https://127.0.0.1/instance", {})
+    assert not spread_probe.loop_supported("http://127.0.0.1/instance", {"X-Bad": "a\r\nInjected: 1"})
+    assert not spread_probe.loop_supported("http://127.0.0.1/inst ance", {})
+    assert not spread_probe.loop_supported("http://127.0.0.1/instans-\u00e6", {})
+    assert not spread_probe.loop_supported("http://127.0.0.1/instance", {"X-Name": "\u20ac"})
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    assert not spread_probe.loop_supported("http://203.0.113.10/instance", {})
+
+
+def test_request_bytes_host_header_and_overrides():
+    parts = spread_probe.urlsplit("http://127.0.0.1:8080/instance?a=1")
+    data = spread_probe._request_bytes(parts, {"Accept": "application/json", "host": "app.example.com"})
+    lines = data.decode().split("\r\n")
+    assert lines[0] == "GET /instance?a=1 HTTP/1.1"
+    assert "host: app.example.com" in lines and not any(line.startswith("Host:") for line in lines)
+    assert "Accept: application/json" in lines and "User-Agent: ansible-httpget" in lines
+    assert data.endswith(b"\r\n\r\n")
+
+
+class RawServer:
+    """A loopback TCP server whose every connection is handled by ``handler(conn)`` in a thread."""
+
+    def __init__(self, handler):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/instance"
+        self.connections = 0
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, args=(handler,), daemon=True).start()
+
+    def _serve(self, handler):
+        while not self.stopped.is_set():
+            try:
+                conn, _address = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(handler, conn), daemon=True).start()
+
+    def _handle(self, handler, conn):
+        with conn, contextlib.suppress(OSError):
+            handler(conn, self.stopped)
+
+    def stop(self):
+        self.stopped.set()
+        self.sock.close()
+
+
+def read_request(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def answer_json(conn, stopped, chunked=False):
+    body = json.dumps({"instance_id": IDS[0]}).encode()
+    while not stopped.is_set() and read_request(conn):
+        if chunked:
+            half = len(body) // 2
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            conn.sendall(b"%x\r\n%s\r\n" % (half, body[:half]))
+            conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body) - half, body[half:]))
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+def hang(conn, stopped):
+    read_request(conn)
+    stopped.wait(10)
+
+
+def close_without_answer(conn, _stopped):
+    read_request(conn)
+
+
+def close_mid_body(conn, _stopped):
+    read_request(conn)
+    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"instance_id"')
+
+
+def garbage(conn, _stopped):
+    read_request(conn)
+    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+
+
+@pytest.fixture(name="raw")
+def fixture_raw():
+    servers = []
+
+    def start(handler):
+        servers.append(RawServer(handler))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_chunked_answers_on_kept_connections(raw):
+    server = raw(lambda conn, stopped: answer_json(conn, stopped, chunked=True))
+    stats = probe_stats(server.url, requests=40, concurrency=4)
+    assert stats["counts"] == {IDS[0]: 40} and stats["errors"] == {}
+    assert server.connections <= 4
+
+
+@pytest.mark.parametrize(
+    "handler, kind",
+    [
+        (close_without_answer, "connection_reset"),
+        (close_mid_body, "unparseable"),
+        (garbage, "other"),
+    ],
+)
+def test_the_loop_and_the_thread_pool_classify_errors_alike(raw, handler, kind):
+    server = raw(handler)
+    by_loop = probe_stats(server.url, requests=6, concurrency=2)
+    samples, elapsed = spread_probe.run_probe(
+        server.url, requests=6, concurrency=2, timeout=2.0, fetch=spread_probe.KeepAliveFetch()
+    )
+    by_threads = spread_stats.aggregate(samples, elapsed)
+    assert by_loop["errors"] == by_threads["errors"] == {kind: 6}
+
+
+def test_a_hanging_answer_is_a_timeout_after_timeout_seconds(raw):
+    server = raw(hang)
+    start = time.monotonic()
+    samples, elapsed = spread_probe.run_probe(server.url, requests=4, concurrency=2, timeout=0.3, time_budget=10)
+    stats = spread_stats.aggregate(samples, elapsed)
+    assert stats["errors"] == {"timeout": 4}
+    assert 0.55 <= time.monotonic() - start < 3.0  # two rounds of 0.3 s
+    assert server.connections == 4  # a timed-out connection is never reused
+    assert all(0.25 <= sample["latency"] < 2.0 for sample in samples)
+
+
+def test_the_loop_stops_at_the_time_budget(raw):
+    server = raw(hang)
+    start = time.monotonic()
+    samples, elapsed = spread_probe.run_probe(server.url, requests=50, concurrency=3, timeout=5, time_budget=0.5)
+    stats = spread_stats.aggregate(samples, elapsed)
+    assert time.monotonic() - start < 1.5
+    assert stats["errors"] == {"timeout": 3}
+    assert stats["not_sent"] == 47
+
+
+def test_redirects_to_another_host_are_followed(counting):
+    target = counting("keep")
+
+    class Redirect(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(307)
+            self.send_header("Location", target.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/instance"
+        stats = probe_stats(url, requests=10, concurrency=2)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert stats["succeeded"] == 10 and stats["errors"] == {}
+    assert target.requests == 10
