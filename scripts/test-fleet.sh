@@ -30,5 +30,5 @@ echo "== molecule: $((SECONDS - started)) s"
 
 started=${SECONDS}
 echo "== pytest tests/fleet"
-timeout 900 pytest -q -p no:cacheprovider tests/fleet
+timeout 1500 pytest -q -p no:cacheprovider tests/fleet
 echo "== pytest: $((SECONDS - started)) s"
