@@ -64,7 +64,7 @@ venv: $(BIN)/activate $(COLLECTION_LINK) ## Create .venv (ANSIBLE_LINE=14: .venv
 system-deps: ## Install the Debian packages the tests use (needs root)
 	scripts/system-deps.sh
 
-dataplane-deps: ## Install the Debian packages the local data plane runs (HAProxy)
+dataplane-deps: ## Install the Debian packages the local emulator and data plane run (HAProxy, registry, buildah)
 	scripts/system-deps.sh dataplane
 
 # Rebuilt only when the web app's sources change, so that a second `make demo` uploads
@@ -165,7 +165,7 @@ changelog-lint: venv ## antsibull-changelog lint
 	$(BIN)/antsibull-changelog lint
 
 .PHONY: test-foundation
-test-foundation: venv webapp-dist ## pytest for the foundation + molecule default on its own emulator
+test-foundation: venv webapp-dist dataplane-deps ## pytest for the foundation + molecule default on its own emulator
 	VENV=$(VENV) scripts/test-foundation.sh
 
 .PHONY: test-webapp
@@ -181,7 +181,7 @@ test-stress: venv ## stress role on localhost
 	VENV=$(VENV) scripts/test-stress.sh
 
 .PHONY: test-fleet
-test-fleet: venv webapp-dist ## molecule fleet scenario + fleet pytest
+test-fleet: venv webapp-dist dataplane-deps ## molecule fleet scenario + fleet pytest
 	VENV=$(VENV) scripts/test-fleet.sh
 
 .PHONY: test-dataplane
@@ -197,12 +197,12 @@ test-ecs: venv ## molecule ecs_ha scenario + ECS tests
 	VENV=$(VENV) scripts/test-ecs.sh
 
 .PHONY: test-awx
-test-awx: venv webapp-dist ## AWX: surveys, config lint, ansible-builder create, jobs through ansible-runner
+test-awx: venv webapp-dist dataplane-deps ## AWX: surveys, config lint, ansible-builder create, jobs through ansible-runner
 	VENV=$(VENV) scripts/test-awx.sh
 
 # The second line in CI: its own venv (built by a make of its own, so `make test` needs no flag).
 .PHONY: test-ansible14
-test-ansible14: venv webapp-dist ## ansible 14 lane: galaxy-importer, offline install, sanity, units, site.yml
+test-ansible14: venv webapp-dist dataplane-deps ## ansible 14 lane: galaxy-importer, offline install, sanity, units, site.yml
 	$(MAKE) --no-print-directory ANSIBLE_LINE=14 VENV=$(VENV_14) venv
 	VENV=$(VENV_14) scripts/test-ansible14.sh
 

@@ -7,6 +7,8 @@ concurrency against each and prints requests/s, p99 latency and the ratios again
 Target (issue 3): /instance at least 5x the development server, p99 under 20 ms at concurrency 16.
 
     .venv/bin/python bench/webapp_bench.py [--duration 5] [--connections 16]
+
+Ports: WEBAPP_BENCH_PORT (18090) and the next two.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "webapp" / "src"
 CONF = REPO / "webapp" / "deploy" / "gunicorn.conf.py"
 BIN = Path(sys.executable).parent
-DEV_PORT, PROD_PORT, NGINX_PORT = 18090, 18091, 18092  # inside the web app's port allocation
+# Inside the web app's port allocation; WEBAPP_BENCH_PORT moves the three (shared machines).
+_BASE = int(os.environ.get("WEBAPP_BENCH_PORT", "18090"))
+DEV_PORT, PROD_PORT, NGINX_PORT = _BASE, _BASE + 1, _BASE + 2
 PATHS = ("/instance", "/api/tasks?per_page=100")
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 DEV, GUNICORN, PRODUCTION = "flask dev server", "gunicorn alone", "nginx + gunicorn"
@@ -71,6 +75,8 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
 def seed_tasks(env: dict, count: int) -> None:
     code = (
         "from taskmanager_webapp import create_app\n"
+        "from taskmanager_webapp.cli import main\n"
+        "assert main(['migrate']) == 0\n"
         "client = create_app().test_client()\n"
         f"for n in range({count}):\n"
         "    r = client.post('/api/tasks', json={'title': f'Oppgave {n}', 'description': 'x' * 200,"

@@ -11,6 +11,9 @@
   ``service:<name>``), so the ECS API shows what runs where. Tasks whose instance stopped, whose
   essential container exited, or whose target the load balancer finds unhealthy after the
   service's grace period are stopped and replaced, as the service scheduler does.
+- **Images.** A task's image is pulled from its registry (the data plane's local registry stands
+  for ECR): its manifest must resolve, by digest when the task definition names one. An image
+  that cannot be pulled stops the task with ``CannotPullContainerError``, as on ECS.
 - **Tasks.** Each task is a real web app process on its container instance: the image's
   environment (``ENV`` of the wheel's deploy/Dockerfile), the task definition's environment and
   secrets (from Parameter Store), a dynamic host port (bridge mode) on the instance's address,
@@ -34,6 +37,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .registry import PullError, resolve
 
 log = logging.getLogger("localaws.ecs")
 
@@ -86,6 +91,7 @@ class LocalTask:
     cpu: int
     memory: int
     started: float
+    definition: str = ""  # the task definition ARN it runs
     process: object = None
     directory: Path | None = None
     failed: str = ""
@@ -119,6 +125,7 @@ class EcsAgent:
         self._image_cache: tuple[float, Path | None] = (0.0, None)
         self._known_clusters: set[str] = set()
         self._definitions: dict[str, dict] = {}  # task definition ARN -> its description
+        self._pulled: set[str] = set()  # images whose manifest resolved (a digest never changes)
 
     # ------------------------------------------------------------------ entry point
     def reconcile(self, described: dict, frozen: set[str], target_states: dict[tuple[str, str], str]) -> list[dict]:
@@ -254,32 +261,40 @@ class EcsAgent:
                 self._stop(task, f"Task failed ELB health checks in (target-group {task.target_group_arns[0]})")
         ours = [t for t in self.tasks.values() if t.cluster == cluster and t.service == name]
         desired = service.get("desiredCount", 0)
-        # Too many (desired lowered): stop from the fullest AZ first.
-        while len(ours) > desired:
-            per_az = self._per_az(ours)
-            victim = max(ours, key=lambda t: (per_az[self._az(t)], t.started))
-            self._stop(victim, "Scaling activity initiated by (deployment)")
-            ours.remove(victim)
-        # Too few: place new tasks on connected instances with room for them.
         definition = self._definition(service["taskDefinition"])
         cpu, memory = self._requirements(definition)
+        old = [t for t in ours if t.definition != definition["taskDefinitionArn"]]
+        if old:
+            # A deployment (rolling update): new tasks up to maximumPercent of desired; an old task
+            # stops for each new task that is healthy in its target groups.
+            healthy_new = [t for t in ours if t not in old and self._healthy(t, target_states)]
+            for victim in sorted(old, key=lambda t: t.started)[: max(0, len(old) - (desired - len(healthy_new)))]:
+                self._stop(victim, "Scaling activity initiated by (deployment)")
+                ours.remove(victim)
+            maximum = (service.get("deploymentConfiguration") or {}).get("maximumPercent", 200)
+            room = max(0, desired * maximum // 100 - len(ours))
+            missing = min(room, desired - (len(ours) - len([t for t in ours if t in old])))
+        else:
+            # Too many (desired lowered): stop from the fullest AZ first.
+            while len(ours) > desired:
+                per_az = self._per_az(ours)
+                victim = max(ours, key=lambda t: (per_az[self._az(t)], t.started))
+                self._stop(victim, "Scaling activity initiated by (deployment)")
+                ours.remove(victim)
+            missing = desired - len(ours)
+        # Too few: place new tasks on connected instances with room for them.
         blocked = ""
-        for _attempt in range(desired - len(ours)):
+        for _attempt in range(missing):
             chosen, blocked = self._place(cluster, service, frozen, ours, cpu, memory)
             if chosen is None:
                 break
             task = self._start(cluster, service, definition, chosen, groups, cpu, memory)
             if task is not None:
                 ours.append(task)
-        self._rebalance(cluster, service, frozen, ours, cpu, memory, definition, groups)
+        if not old:
+            self._rebalance(cluster, service, frozen, ours, cpu, memory, definition, groups)
         running = [t for t in self.tasks.values() if t.cluster == cluster and t.service == name]
-        healthy = [
-            t
-            for t in running
-            if all(
-                target_states.get((arn, f"{t.instance_id}_{t.host_port}")) == "healthy" for arn in t.target_group_arns
-            )
-        ]
+        healthy = [t for t in running if self._healthy(t, target_states)]
         return {
             "cluster": cluster,
             "service": name,
@@ -292,6 +307,13 @@ class EcsAgent:
                 for t in sorted(running, key=self._az)
             ],
         }
+
+    @staticmethod
+    def _healthy(task: LocalTask, target_states: dict) -> bool:
+        return all(
+            target_states.get((arn, f"{task.instance_id}_{task.host_port}")) == "healthy"
+            for arn in task.target_group_arns
+        )
 
     def _definition(self, arn: str) -> dict:
         """A task definition revision never changes: described once, not on every pass."""
@@ -388,6 +410,12 @@ class EcsAgent:
         self._image_cache = (time.monotonic(), site)
         return site
 
+    def _pull(self, image: str) -> None:
+        if image not in self._pulled:
+            resolve(image)
+            if "@sha256:" in image:
+                self._pulled.add(image)
+
     def _secret(self, value_from: str) -> str:
         name = value_from.split(":parameter", 1)[1] if ":parameter" in value_from else value_from
         return self.plane.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
@@ -418,11 +446,19 @@ class EcsAgent:
             cpu,
             memory,
             time.monotonic(),
+            definition["taskDefinitionArn"],
         )
         self.tasks[task.arn] = task
         ci.tasks.add(task.arn)
         task.directory = instance.root / "ecs" / task.id
         task.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._pull(container.get("image", ""))
+        except PullError as exc:
+            # As on ECS: the task never runs; it stops at once with the reason.
+            log.error("%s: CannotPullContainerError: %s", task.id, exc)
+            self._stop(task, f"CannotPullContainerError: {exc}")
+            return None
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
         env.update(dockerfile_env((site / "taskmanager_webapp" / "deploy" / "Dockerfile").read_text()))
         env.update({e["name"]: e["value"] for e in container.get("environment", [])})

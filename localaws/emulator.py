@@ -45,6 +45,11 @@ the emulator starts, never by editing site-packages, and each has a test in test
     answers a fixed sample text), the way EC2 exposes an instance's console.
 14. DescribeCapacityProviders without names lists every provider, as AWS does (moto answers
     HTTP 500); the teardown audit lists them so.
+15. ECR's data plane is a local registry (``LOCAL_AWS_REGISTRY``, its host and port;
+    scripts/local-aws.sh starts it beside the emulator on 127.<port octet>.253.1):
+    a repository's URI is ``<registry>/<name>`` and GetAuthorizationToken's proxy endpoint is
+    ``http://<registry>``, so a client pushes to ``repositoryUri`` with the token's credentials
+    exactly as it does on AWS. Without ``LOCAL_AWS_REGISTRY``, moto's answers stand.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ import zlib
 from collections import Counter
 
 ENV_HEALTH_FILE = "LOCAL_AWS_HEALTH_FILE"
+ENV_REGISTRY = "LOCAL_AWS_REGISTRY"
 
 # DescribeLoadBalancerAttributes of a new application load balancer on AWS (fix 9).
 ALB_DEFAULT_ATTRIBUTES = {
@@ -509,6 +515,36 @@ def _launch_template_versions_can_be_deleted() -> None:
         )
 
     LaunchTemplates.delete_launch_template_versions = delete_launch_template_versions
+
+    # 15. ECR's registry is the data plane's local registry.
+    registry = os.environ.get(ENV_REGISTRY)
+    if registry:
+        _ecr_on_local_registry(registry)
+
+
+def _ecr_on_local_registry(registry: str) -> None:
+    from base64 import b64encode
+
+    from moto.core.responses import ActionResult
+    from moto.ecr.models import Repository
+    from moto.ecr.responses import ECRResponse
+
+    original_init = Repository.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.uri = f"{registry}/{self.name}"
+
+    Repository.__init__ = init
+
+    def get_authorization_token(self):
+        registry_ids = self._get_param("registryIds") or [self.current_account]
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=12)
+        token = b64encode(b"AWS:local-registry-token").decode()
+        data = [{"authorizationToken": token, "expiresAt": expires, "proxyEndpoint": f"http://{registry}"}]
+        return ActionResult({"authorizationData": data * len(registry_ids)})
+
+    ECRResponse.get_authorization_token = get_authorization_token
 
 
 def main(argv: list[str] | None = None) -> None:

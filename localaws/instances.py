@@ -2,10 +2,11 @@
 
 An instance that the emulator reports ``running`` boots the way the launch template's user data
 boots it on EC2 (roles/launch_template/files/taskmanager-bootstrap.sh): the cloud-config's files,
-the web app wheel from the artifacts bucket, secrets from Parameter Store, the database migration,
-then gunicorn with the wheel's own gunicorn.conf.py. It gets a loopback address of its own and an
-IMDSv2-compatible metadata service on that address. Its processes live in a cgroup of their own,
-which freezes (an AZ lost) and is killed as a whole (the instance stopped or terminated).
+the web app wheel from the artifacts bucket, secrets from Parameter Store, then gunicorn with the
+wheel's own gunicorn.conf.py (its master migrates the database before it forks the workers). It
+gets a loopback address of its own and an IMDSv2-compatible metadata service on that address. Its
+processes live in a cgroup of their own, which freezes (an AZ lost) and is killed as a whole (the
+instance stopped or terminated).
 """
 
 from __future__ import annotations
@@ -458,20 +459,17 @@ class Instance:
     def _serve(self, env: dict, site: Path, package: str) -> None:
         python = sys.executable
         deploy = site / package / "deploy"
-        migrate = [python, "-c", "import sys; from taskmanager_webapp.cli import main; sys.exit(main())", "migrate"]
         gunicorn = [python, "-m", "gunicorn", "-c", str(deploy / "gunicorn.conf.py"), "taskmanager_webapp.wsgi:app"]
         with open(self.app_log, "ab") as out:
             while not self._stop.is_set():
-                # ExecStartPre=... migrate, then ExecStart=gunicorn (systemd restarts both on failure).
+                # ExecStart=gunicorn; its master migrates the database before it forks the workers
+                # (on_starting in the wheel's gunicorn.conf.py). systemd restarts it on failure.
                 out.flush()
                 started_at = self.app_log.stat().st_size
-                self.process = self._spawn(migrate, env, out)
+                self.process = self._spawn(gunicorn, env, out)
+                self.state, self.detail = "serving", f"gunicorn on {self.address}:80"
+                self._say(f"taskmanager.service started (pid {self.process.pid})")
                 code = self.process.wait()
-                if code == 0 and not self._stop.is_set():
-                    self.process = self._spawn(gunicorn, env, out)
-                    self.state, self.detail = "serving", f"gunicorn on {self.address}:80"
-                    self._say(f"taskmanager.service started (pid {self.process.pid})")
-                    code = self.process.wait()
                 if self._stop.is_set():
                     return
                 self.state, self.detail = "restarting", f"exited with status {code}; see {self.app_log}"

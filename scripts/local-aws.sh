@@ -11,6 +11,9 @@
 # emulator started by this project on that port is reused; a port held by anything else is
 # refused. LOCAL_AWS_DATAPLANE=off starts the emulator alone (configuration-only tests);
 # LOCAL_AWS_TIME_SCALE=N divides every data-plane interval by N (tests, demos).
+# ECR's registry is a local registry (Debian's docker-registry, localaws/registry.py) on
+# 127.<port octet>.253.1, port LOCAL_AWS_REGISTRY_PORT (default 80: a repository URI without a
+# port, as ECR's), started and stopped with the emulator (with or without the data plane).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,9 +27,15 @@ URL="http://${HOST}:${PORT}"
 DP_DIR=${STATE_DIR}/dataplane
 DP_PID_FILE=${STATE_DIR}/dataplane.pid
 DP_LOG_FILE=${STATE_DIR}/dataplane.log
+REG_DIR=${STATE_DIR}/registry
+REG_PID_FILE=${STATE_DIR}/registry.pid
+REG_LOG_FILE=${STATE_DIR}/registry.log
 DATAPLANE=${LOCAL_AWS_DATAPLANE:-on}
 REGION=${LOCAL_AWS_REGION:-eu-north-1}
 PY="${VENV}/bin/python"
+# The same address as localaws.emulator.registry_address(PORT).
+REGISTRY="127.$((PORT % 250 + 1)).253.1"
+[[ ${LOCAL_AWS_REGISTRY_PORT:-80} == 80 ]] || REGISTRY="${REGISTRY}:${LOCAL_AWS_REGISTRY_PORT}"
 
 healthy() {
   # moto serves its dashboard at /moto-api/ (cheap, unlike data.json, which dumps every
@@ -124,11 +133,46 @@ stop_dataplane() {
   return 0
 }
 
+registry_ready() { [[ -f ${REG_DIR}/ready ]]; }
+
+start_registry() {
+  local pid
+  if pid=$(pid_of "${REG_PID_FILE}"); then
+    return 0
+  fi
+  mkdir -p "${REG_DIR}"
+  rm -f "${REG_DIR}/ready"
+  nohup "${PY}" -m localaws.registry --state-dir "$(realpath -m "${REG_DIR}")" --address "${REGISTRY}" \
+    >>"${REG_LOG_FILE}" 2>&1 </dev/null &
+  echo $! >"${REG_PID_FILE}"
+}
+
+wait_registry() {
+  wait_started "registry" "${REG_PID_FILE}" "${REG_LOG_FILE}" registry_ready 300 0.2 || return 1
+  echo "ECR's registry started: ${REGISTRY} (pid $(<"${REG_PID_FILE}"), log ${REG_LOG_FILE})"
+}
+
+stop_registry() {
+  local pid left
+  if pid=$(pid_of "${REG_PID_FILE}"); then
+    terminate "${pid}" 100
+    echo "ECR's registry stopped (pid ${pid})"
+  fi
+  rm -f "${REG_PID_FILE}"
+  # The registry server itself names its folder (its config file) on its command line.
+  left=$(pgrep -f -- "$(realpath -m "${REG_DIR}")" || true)
+  if [[ -n ${left} ]]; then
+    # shellcheck disable=SC2086
+    kill -9 ${left} 2>/dev/null || true
+  fi
+}
+
 start() {
   local pid
   if pid=$(our_pid); then
     if healthy; then
       echo "local AWS emulator already running: ${URL} (pid ${pid})"
+      start_registry && wait_registry || return 1
       [[ ${DATAPLANE} == off ]] || start_dataplane
       return 0
     fi
@@ -141,13 +185,14 @@ start() {
   mkdir -p "${STATE_DIR}" "${DP_DIR}"
   local health=""
   [[ ${DATAPLANE} == off ]] || health=$(realpath -m "${DP_DIR}/health.json")
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true LOCAL_AWS_HEALTH_FILE=${health} \
+  start_registry # started beside the emulator, waited for after it
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true LOCAL_AWS_HEALTH_FILE=${health} LOCAL_AWS_REGISTRY=${REGISTRY} \
     nohup "${PY}" -m localaws.emulator -H "${HOST}" -p "${PORT}" \
     >"${LOG_FILE}" 2>&1 </dev/null &
   echo $! >"${PID_FILE}"
   # Up to 2 minutes: importing moto takes seconds on an idle machine, much longer on a loaded one;
   # the wait ends as soon as the emulator answers (or exits).
-  if ! wait_started "emulator" "${PID_FILE}" "${LOG_FILE}" healthy 600 0.2; then
+  if ! wait_started "emulator" "${PID_FILE}" "${LOG_FILE}" healthy 600 0.2 || ! wait_registry; then
     stop
     return 1
   fi
@@ -158,6 +203,7 @@ start() {
 stop() {
   local pid
   stop_dataplane
+  stop_registry
   if pid=$(our_pid); then
     terminate "${pid}" 50
     echo "local AWS emulator stopped (pid ${pid})"

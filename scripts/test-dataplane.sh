@@ -17,4 +17,4 @@ export ANSIBLE_CONFIG="${PWD}/ansible.cfg"
 unset AWS_PROFILE AWS_ENDPOINT_URL
 
 # TESTS and TIMEOUT let scripts/test-scale.sh reuse this set-up for tests/scale.
-timeout -k 10 "${TIMEOUT:-900}" pytest -q -p no:cacheprovider -s "${TESTS:-tests/dataplane}" "$@"
+timeout -k 10 "${TIMEOUT:-1500}" pytest -q -p no:cacheprovider --durations=12 -s "${TESTS:-tests/dataplane}" "$@"

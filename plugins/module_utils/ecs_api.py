@@ -78,13 +78,14 @@ def describe_service(client, cluster, name):
 
 
 @ECSErrorHandler.common_error_handler("list and describe the service's tasks")
-def describe_running_tasks(client, cluster, service_name):
-    arns = client.list_tasks(cluster=cluster, serviceName=service_name, desiredStatus="RUNNING", aws_retry=True).get(
-        "taskArns", []
-    )
+def describe_service_tasks(client, cluster, service_name, desired_status="RUNNING"):
+    """The service's tasks of that desired status (at most 100: one DescribeTasks call)."""
+    arns = client.list_tasks(
+        cluster=cluster, serviceName=service_name, desiredStatus=desired_status, aws_retry=True
+    ).get("taskArns", [])
     if not arns:
         return []
-    return client.describe_tasks(cluster=cluster, tasks=arns, aws_retry=True).get("tasks", [])
+    return client.describe_tasks(cluster=cluster, tasks=arns[:100], aws_retry=True).get("tasks", [])
 
 
 @ECSErrorHandler.common_error_handler("describe container instances")

@@ -33,3 +33,11 @@ class ELBv2ErrorHandler(AWSErrorHandler):
     @classmethod
     def _is_missing(cls):
         return is_boto3_error_code("TargetGroupNotFound")
+
+
+class ECRErrorHandler(AWSErrorHandler):
+    _CUSTOM_EXCEPTION = AnsibleTaskmanagerAWSError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("RepositoryNotFoundException")

@@ -12,9 +12,12 @@ description:
   - Describes one ECS service and its running tasks, each with its container instance, EC2 instance ID and
     Availability Zone, and the health of the service's load balancer targets on that instance.
   - Tells whether the service is steady, that is running equals desired, every running task sits on a
-    known instance, and every target group has as many healthy targets as the desired count.
+    known instance and runs the service's task definition (no deployment in progress), and every target
+    group has as many healthy targets as the desired count.
   - M(community.aws.ecs_service_info) describes the service only; no module lists its tasks with their
     placement, which a failover test needs before and after it stops an instance.
+  - Lists the service's recently stopped tasks with their stopped reason, and every target with its health
+    reason, so that a wait that times out can say why the service is not steady.
   - Never changes anything.
 author:
   - taskmanager.aws contributors (!UNKNOWN)
@@ -74,6 +77,30 @@ tasks:
       instance_id: i-0123456789abcdef0
       availability_zone: eu-north-1a
       target_health: healthy
+stopped_tasks:
+  description:
+    - The service's stopped tasks that ECS still lists (about an hour on AWS), at most 10, those of the service's
+      current task definition first (the tasks of a deployment that does not finish), then newest first.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - task_id: 8b9d1f0c2e
+      stopped_reason: "CannotPullContainerError: pull image manifest has been retried 5 time(s)"
+      stop_code: TaskFailedToStart
+      container_reasons: ["CannotPullContainerError: ..."]
+targets:
+  description: Every target of the service's target groups with its health and the reason of that health.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - target_group: taskmanager-ecs-tg/0123
+      id: i-0123456789abcdef0
+      port: 32768
+      state: unhealthy
+      reason: Target.FailedHealthChecks
+      description: Health checks failed
 healthy_targets:
   description: Healthy targets per target group of the service.
   returned: always
@@ -94,8 +121,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import (
     describe_container_instances,
-    describe_running_tasks,
     describe_service,
+    describe_service_tasks,
     describe_target_health,
 )
 from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
@@ -104,8 +131,8 @@ from ansible_collections.taskmanager.aws.plugins.module_utils.errors import Ansi
 def describe(ecs, elbv2, cluster, service_name):
     service = describe_service(ecs, cluster, service_name)
     if service is None:
-        return {}, [], {}
-    tasks = describe_running_tasks(ecs, cluster, service["serviceName"])
+        return {}, [], {}, [], []
+    tasks = describe_service_tasks(ecs, cluster, service["serviceName"])
     # A service's tasks are in the group service:<name> (the filter above is not applied by every
     # emulator, so it is checked here too).
     tasks = [t for t in tasks if t.get("group") == f"service:{service['serviceName']}"]
@@ -118,14 +145,47 @@ def describe(ecs, elbv2, cluster, service_name):
         instances[ci["containerInstanceArn"]] = (ci.get("ec2InstanceId"), zone)
     groups = [lb["targetGroupArn"] for lb in service.get("loadBalancers", []) if lb.get("targetGroupArn")]
     health = {arn: [] for arn in groups}
+    targets = []
     for arn in groups:
         for target in describe_target_health(elbv2, arn):
-            health[arn].append((target["Target"]["Id"], target["TargetHealth"]["State"]))
+            state = target["TargetHealth"]
+            health[arn].append((target["Target"]["Id"], state["State"]))
+            targets.append(
+                {
+                    "target_group": arn.rsplit(":", 1)[-1].removeprefix("targetgroup/"),
+                    "id": target["Target"]["Id"],
+                    "port": target["Target"].get("Port"),
+                    "state": state["State"],
+                    "reason": state.get("Reason", ""),
+                    "description": state.get("Description", ""),
+                }
+            )
     return (
         service,
         [format_task(task, instances.get(task.get("containerInstanceArn"), (None, None)), health) for task in tasks],
         health,
+        stopped_tasks(ecs, cluster, service["serviceName"], service.get("taskDefinition", "").rsplit("/", 1)[-1]),
+        targets,
     )
+
+
+def stopped_tasks(ecs, cluster, service_name, current=""):
+    """The service's stopped tasks that ECS still lists, those of its task definition (family:revision)
+    first, then newest first (at most 10)."""
+    tasks = describe_service_tasks(ecs, cluster, service_name, desired_status="STOPPED")
+    tasks = [t for t in tasks if t.get("group") == f"service:{service_name}"]
+    # The deployment's own tasks first (they say why it does not finish), then the newest.
+    tasks.sort(key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""), reverse=True)
+    tasks.sort(key=lambda t: t.get("taskDefinitionArn", "").rsplit("/", 1)[-1] != current)
+    return [
+        {
+            "task_id": t["taskArn"].rsplit("/", 1)[-1],
+            "stopped_reason": t.get("stoppedReason", ""),
+            "stop_code": t.get("stopCode", ""),
+            "container_reasons": [c["reason"] for c in t.get("containers", []) if c.get("reason")],
+        }
+        for t in tasks[:10]
+    ]
 
 
 def format_task(task, placement, health):
@@ -161,6 +221,15 @@ def judge(service, tasks, health):
         reasons.append(f"{len(running)} task(s) running, {desired} desired")
     if any(t["instance_id"] is None for t in running):
         reasons.append("a task has no container instance")
+    # family:revision of the service's task definition (an ARN on AWS; the emulator answers as given).
+    revision = (service.get("taskDefinition") or "").rsplit("/", 1)[-1]
+    older = [
+        t for t in running if revision and (t.get("task_definition_arn") or revision).rsplit("/", 1)[-1] != revision
+    ]
+    if older:
+        reasons.append(
+            f"{len(older)} running task(s) of an older task definition than {revision} (deployment in progress)"
+        )
     for arn, targets in sorted(health.items()):
         healthy = sum(1 for _target, state in targets if state == "healthy")
         if healthy < desired:
@@ -175,7 +244,9 @@ def main():
     ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
     elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
     try:
-        service, tasks, health = describe(ecs, elbv2, module.params["cluster"], module.params["service"])
+        service, tasks, health, stopped, targets = describe(
+            ecs, elbv2, module.params["cluster"], module.params["service"]
+        )
     except AnsibleTaskmanagerAWSError as e:
         module.fail_json_aws_error(e)
     steady, reasons = judge(service, tasks, health)
@@ -192,6 +263,8 @@ def main():
         if service
         else {},
         tasks=sorted(tasks, key=lambda t: (t["availability_zone"] or "", t["task_id"])),
+        stopped_tasks=stopped,
+        targets=targets,
         healthy_targets={arn: sum(1 for _t, s in targets if s == "healthy") for arn, targets in health.items()},
         steady=steady,
         reasons=reasons,

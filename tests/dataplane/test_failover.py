@@ -6,31 +6,9 @@ while a probe counts the failed requests. Time compressed 5x."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.request
-
-import pytest
-from conftest import start_local_aws
-
-TIME_SCALE = 5.0
-
-
-@pytest.fixture(scope="module")
-def ecs_stack():
-    local = start_local_aws(int(os.environ.get("DATAPLANE_ECS_PORT", "5018")), dataplane=True, time_scale=TIME_SCALE)
-    try:
-        run = local.playbook("site.yml", "-e", json.dumps({"taskmanager_build_fleet": False}))
-        assert run.rc == 0, run.out[-4000:]
-        print(f"site.yml (ECS, time scale {TIME_SCALE:g}) converged in {run.seconds:.1f} s")
-        # site.yml does not wait for the service yet (its steady-state wait is issue 12's): wait as
-        # a user would, for two running tasks whose targets are healthy, two minutes at most.
-        steady = wait_steady(local, timeout=120)
-        assert steady is True, f"the service is not steady two minutes after site.yml: {steady}"
-        yield local
-    finally:
-        local.script("stop")
 
 
 def report_of(run) -> str:
@@ -43,28 +21,6 @@ def service_tasks(local) -> list[dict]:
     arns = ecs.list_tasks(cluster="taskmanager-ecs", desiredStatus="RUNNING")["taskArns"]
     tasks = ecs.describe_tasks(cluster="taskmanager-ecs", tasks=arns)["tasks"] if arns else []
     return [t for t in tasks if t["group"] == "service:taskmanager-ecs-webapp"]
-
-
-def wait_steady(local, timeout: float):
-    """True once the service runs its 2 tasks with healthy targets, else the last state seen."""
-    deadline = time.monotonic() + timeout
-    seen = "no task"
-    while time.monotonic() < deadline:
-        tasks = service_tasks(local)
-        service = local.client("ecs").describe_services(cluster="taskmanager-ecs", services=["taskmanager-ecs-webapp"])[
-            "services"
-        ]
-        groups = [lb["targetGroupArn"] for s in service for lb in s.get("loadBalancers", [])]
-        states = [
-            d["TargetHealth"]["State"]
-            for arn in groups
-            for d in local.client("elbv2").describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-        ]
-        if len(tasks) == 2 and states.count("healthy") == 2:
-            return True
-        seen = f"{len(tasks)} running task(s), targets {states}"
-        time.sleep(1)
-    return seen
 
 
 def test_site_yml_serves_two_tasks_in_two_azs_through_the_ecs_api(ecs_stack):
@@ -115,11 +71,14 @@ def test_two_tasks_share_one_task_list_and_the_task_role_writes_only_attachments
             "Resource": [f"arn:aws:s3:::{bucket}/attachments/*"],
         }
     ]
-    execution = iam.get_role_policy(
+    read, decrypt = iam.get_role_policy(
         RoleName=definition["executionRoleArn"].rsplit("/", 1)[-1], PolicyName="read-task-secrets"
-    )["PolicyDocument"]["Statement"][0]["Resource"]
-    names = sorted(r.rsplit(":parameter", 1)[1] for r in execution)
+    )["PolicyDocument"]["Statement"]
+    names = sorted(r.rsplit(":parameter", 1)[1] for r in read["Resource"])
     assert names == ["/taskmanager/db_password", "/taskmanager/secret_key"]
+    # Decrypting goes through SSM, for exactly those parameters (whichever key encrypts them).
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == read["Resource"]
 
 
 def test_losing_an_instance_passes_the_failover_test(ecs_stack):

@@ -32,6 +32,9 @@ NAMES = [
     "autoscaling_scale_in_protection=true",
     "launch_template_admin_ssh_allow_any=false",
     "ecs_ha_managed_scaling=yes",
+    # The emulator alone runs no ECS task: the service is never steady here (the data plane's
+    # tests wait for it: tests/dataplane/test_image.py).
+    "ecs_ha_wait_steady=false",
 ]
 # Every alb_* except alb_backend_security_group_id, which names a group the fleet's own play
 # creates (its default, the launch template's group, is what a user would want anyway), and

@@ -169,6 +169,10 @@ STATIC_CASES = [
     ("ecs-hc-retries", {"ecs_ha_container_health_check_retries": "11"}, "ecs_ha_container_health_check_retries"),
     ("ecs-name", {"ecs_ha_name": "bad name"}, "ecs_ha_name"),
     ("ecs-image", {"ecs_ha_image": "bad image"}, "ecs_ha_image"),
+    ("image-repository-upper", {"image_repository_name": "Task/WebApp"}, "image_repository_name"),
+    ("image-base", {"image_base": "scratch"}, "image_base"),
+    ("image-keep-zero", {"image_keep_images": "0"}, "image_keep_images"),
+    ("image-debian-packages-string", {"image_debian_packages": "python3"}, "image_debian_packages"),
     ("ecs-task-role", {"ecs_ha_task_role_arn": "role"}, "ecs_ha_task_role_arn"),
     ("ecs-asg-min", {"ecs_ha_asg_min_size": "1"}, "ecs_ha_asg_min_size"),
     ("ecs-managed-scaling-not-bool", {"ecs_ha_managed_scaling": "maybe"}, "ecs_ha_managed_scaling"),
@@ -360,6 +364,7 @@ def test_every_argument_spec_option_has_a_rule():
         "launch_template",
         "alb",
         "autoscaling",
+        "image",
         "ecs_ha",
     ):
         options = yaml.safe_load((ROOT / f"roles/{role}/meta/argument_specs.yml").read_text())["argument_specs"]

@@ -29,7 +29,9 @@ SRC = REPO / "webapp" / "src"
 GUNICORN_CONF = REPO / "webapp" / "deploy" / "gunicorn.conf.py"
 BIN = Path(sys.executable).parent
 MARIADB_ENV = "TASKMANAGER_TEST_MARIADB_URL"
-PORTS = range(18000, 18100)  # the web app's allocation (team contract)
+# The web app's allocation (team contract); WEBAPP_TEST_PORTS=first-last moves it (shared machines).
+_FIRST, _LAST = (int(n) for n in os.environ.get("WEBAPP_TEST_PORTS", "18000-18099").split("-"))
+PORTS = range(_FIRST, _LAST + 1)
 
 sys.path.insert(0, str(SRC))
 
@@ -64,7 +66,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 18000-18099")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1} (WEBAPP_TEST_PORTS)")
 
 
 def reset_database(url: str) -> None:
@@ -98,8 +100,9 @@ def make_app(tmp_path):
 
     apps = []
 
-    def factory(database_url=None, environ=None, **overrides):
-        from taskmanager_webapp import create_app
+    def factory(database_url=None, environ=None, migrate=True, **overrides):
+        """create_app does not migrate (gunicorn's master does, once): ``migrate`` does it here."""
+        from taskmanager_webapp import create_app, dbmigrate
 
         config = {
             "TASKMANAGER_ENV": "testing",
@@ -110,6 +113,9 @@ def make_app(tmp_path):
         }
         app = create_app(config, environ={"TASKMANAGER_IMDS": "off", **(environ or {})})
         apps.append(app)
+        if migrate:
+            with app.app_context():
+                dbmigrate.upgrade(db.engine)
         return app
 
     yield factory
@@ -209,8 +215,9 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
 
 
 @contextlib.contextmanager
-def gunicorn(tmp_path: Path, extra_env: dict | None = None, workers: int = 2):
-    """The production gunicorn config on a loopback port; stopped by PID."""
+def gunicorn(tmp_path: Path, extra_env: dict | None = None, workers: int = 2, started: list | None = None):
+    """The production gunicorn config on a loopback port; stopped by PID. ``started`` receives the
+    process and its log file."""
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -231,6 +238,8 @@ def gunicorn(tmp_path: Path, extra_env: dict | None = None, workers: int = 2):
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
         )
+    if started is not None:
+        started.extend((proc, log_path))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/health", proc=proc)

@@ -73,7 +73,7 @@ def test_health_ok(client):
 
 def test_health_503_when_database_is_down(make_app):
     closed = free_port()
-    app = make_app(f"mysql+pymysql://nobody@127.0.0.1:{closed}/none", AUTO_MIGRATE=False)
+    app = make_app(f"mysql+pymysql://nobody@127.0.0.1:{closed}/none", migrate=False)
     response = app.test_client().get("/health")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unavailable"

@@ -55,8 +55,10 @@ def test_container_healthcheck_command(tmp_path):
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
     user_line = dockerfile.index("\nUSER taskmanager")
     assert user_line < dockerfile.index("\nCMD ")
-    for source in re.findall(r"^COPY (\S+)", dockerfile, re.M):
-        assert (REPO / "webapp" / source).exists(), source
+    # The build context: the wheel and webapp/requirements.txt (nothing else).
+    sources = re.findall(r"^COPY (\S+)", dockerfile, re.M)
+    assert sources == ["requirements.txt", "taskmanager_webapp-*.whl"], sources
+    assert (REPO / "webapp" / "requirements.txt").exists()
     command = json.loads(re.search(r"HEALTHCHECK .*?CMD (\[.*?\])\n", dockerfile, re.S).group(1).replace("\\\n", ""))
     assert command[:2] == ["python", "-c"]
     with gunicorn(tmp_path, workers=1) as base:
@@ -74,7 +76,8 @@ def test_systemd_unit():
     assert service["User"] not in ("", "root")
     assert service["EnvironmentFile"] == "/etc/taskmanager/taskmanager.env"
     assert service["Restart"] == "on-failure"
-    assert service["ExecStartPre"] == "/opt/taskmanager/venv/bin/taskmanager-webapp migrate"
+    # No migrate step of its own: gunicorn's master migrates before it forks (gunicorn.conf.py), as in ECS.
+    assert "ExecStartPre" not in service
     assert service["ExecStart"].startswith("/opt/taskmanager/venv/bin/gunicorn -c /etc/taskmanager/gunicorn.conf.py ")
     assert service["ExecStart"].endswith(" taskmanager_webapp.wsgi:app")
     assert unit["Install"]["WantedBy"] == "multi-user.target"
@@ -125,7 +128,8 @@ def test_wheel_contents_and_app_from_wheel(tmp_path):
     assert "taskmanager-webapp = taskmanager_webapp.cli:main" in (meta / "entry_points.txt").read_text()
     code = (
         "from taskmanager_webapp import create_app\n"
-        "from taskmanager_webapp.cli import deploy_dir\n"
+        "from taskmanager_webapp.cli import deploy_dir, main\n"
+        "assert main(['migrate']) == 0\n"  # the migrations ship in the wheel
         "app = create_app({'SECRET_KEY': 'k'})\n"
         "c = app.test_client()\n"
         "assert c.get('/health').status_code == 200\n"

@@ -108,21 +108,63 @@ def test_local_processes_stand_in_for_instances(tmp_path):
     assert answers == {"Du er koblet til instans: i-aaa", "Du er koblet til instans: i-bbb"}
 
 
-def test_fast_path_matches_the_flask_view(make_app):
-    """GET/HEAD /instance are served by the WSGI fast path; the Flask view answers the rest."""
-    from taskmanager_webapp.ops import instance
+NEGOTIATION = [
+    # (query, Accept, JSON?) — what the clients send: the spread probe and the failover / data plane
+    # probes (application/json), the spread test's text/plain, curl (*/*), browsers, nothing at all.
+    ("", "application/json", True),
+    ("", "text/plain", False),
+    ("", "*/*", False),
+    ("", "", False),
+    ("", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),
+    ("", "application/*", True),
+    ("", "application/json;q=0.5, text/plain", False),
+    ("", "text/plain;q=0.1, application/json", True),
+    ("", "application/json;q=0.5, text/plain;q=0.5", False),
+    ("format=json", "text/plain", True),
+    ("lang=en&format=json", "", True),
+    ("format=jsonx", "", False),
+    ("xformat=json", "", False),
+]
 
-    app = make_app(environ={"TASKMANAGER_INSTANCE_ID": "i-fast", "TASKMANAGER_AZ": "eu-north-1a"})
+
+def test_one_route_one_negotiation(make_app):
+    """/instance has one implementation (the WSGI middleware; no Flask view) and one negotiation rule."""
+    app = make_app(environ={"TASKMANAGER_INSTANCE_ID": "i-one", "TASKMANAGER_AZ": "eu-north-1a"})
+    assert "/instance" not in {rule.rule for rule in app.url_map.iter_rules()}
     client = app.test_client()
-    fast = client.get("/instance", headers=JSON)
-    with app.test_request_context("/instance", headers=JSON):
-        view = app.make_response(instance())
-    assert fast.get_json() == view.get_json()
-    assert fast.headers["X-Frame-Options"] == "DENY"
+    for query, accept, as_json in NEGOTIATION:
+        headers = {"Accept": accept} if accept else {}
+        response = client.get("/instance" + (f"?{query}" if query else ""), headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Vary"] == "Accept"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        if as_json:
+            assert response.mimetype == "application/json", (query, accept)
+            assert response.get_json() == {
+                "instance_id": "i-one",
+                "availability_zone": "eu-north-1a",
+                "kind": "local",
+                "hostname": socket.gethostname(),
+            }
+        else:
+            assert response.mimetype == "text/plain", (query, accept)
+            assert response.get_data(as_text=True) == "Du er koblet til instans: i-one\n"
+
+
+def test_instance_methods(make_app):
+    client = make_app(environ={"TASKMANAGER_INSTANCE_ID": "i-fast"}).test_client()
     head = client.head("/instance")
     assert head.status_code == 200 and head.data == b""
     assert int(head.headers["Content-Length"]) == len("Du er koblet til instans: i-fast\n")
-    assert client.post("/instance").status_code == 405
+    options = client.options("/instance")
+    assert options.status_code == 204 and options.headers["Allow"] == "GET, HEAD, OPTIONS"
+    for method in ("post", "put", "patch", "delete"):
+        refused = getattr(client, method)("/instance")
+        assert refused.status_code == 405
+        assert refused.headers["Allow"] == "GET, HEAD, OPTIONS"
+    # Other paths still reach Flask.
+    assert client.get("/instance/").status_code == 404
+    assert client.get("/health").status_code == 200
 
 
 def test_page_footer_names_the_serving_instance_and_zone(make_app):

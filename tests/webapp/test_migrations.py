@@ -1,13 +1,18 @@
-"""Alembic migrations: upgrade in place, and several processes migrating one database at once."""
+"""Alembic migrations: upgrade in place, several processes migrating one database at once, and who
+migrates: gunicorn's master once per start, never the app factory or the workers."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import sqlalchemy as sa
 from alembic import command
-from conftest import SRC
+from conftest import SRC, gunicorn, http_get, reset_database
 
 from taskmanager_webapp import dbmigrate
 
@@ -73,12 +78,75 @@ def test_concurrent_processes_do_not_race(database_url, tmp_path):
     assert all(p.returncode == 0 for p in procs), [err[-800:] for _out, err in results]
     assert outputs.count("database schema: upgraded from None") == 1, outputs
     assert outputs.count("database schema: current") == 3, outputs
+    assert tables(database_url) == SCHEMA  # one schema: every table once, nothing half made
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
     finally:
         engine.dispose()
+
+
+SCHEMA = {"alembic_version", "attachments", "tasks"}
+
+
+def tables(database_url: str) -> set[str]:
+    engine = sa.create_engine(database_url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_the_app_factory_does_not_migrate(make_app, database_url):
+    """create_app runs in every gunicorn worker: it must not touch the schema."""
+    client = make_app(database_url, migrate=False).test_client()
+    assert client.get("/health").status_code == 200
+    assert client.get("/instance").status_code == 200
+    assert tables(database_url) == set()
+
+
+def test_gunicorn_master_migrates_once_and_workers_never(database_url, tmp_path):
+    """The shipped gunicorn config migrates in the master before it forks; the workers do not.
+
+    After the start the tables are dropped behind gunicorn's back and a HUP makes the master replace
+    every worker (without running on_starting again): the new workers serve, and nothing recreated
+    the schema. Workers that migrated would have (they did before: create_app upgraded)."""
+    started: list = []
+    with gunicorn(tmp_path, {"DATABASE_URL": database_url}, workers=2, started=started) as base:
+        master, log_path = started
+        assert tables(database_url) == SCHEMA
+        log = log_path.read_text()
+        assert re.findall(r"\[(\d+)\] \[INFO\] database schema: (.*)", log) == [
+            (str(master.pid), "upgraded from None")
+        ], log
+        old_workers = set(re.findall(r"Booting worker with pid: (\d+)", log))
+        assert len(old_workers) == 2, log
+
+        reset_database(database_url)
+        assert tables(database_url) == set()
+        master.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            log = log_path.read_text()
+            workers = set(re.findall(r"Booting worker with pid: (\d+)", log)) - old_workers
+            if len(workers) == 2 and not any(alive(pid) for pid in old_workers):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"gunicorn did not replace its workers within 60 s:\n{log}")
+        for _attempt in range(20):  # each new worker loads the app (create_app) and answers
+            assert http_get(base + "/health")[0] == 200
+        assert tables(database_url) == set()
+        assert log.count("database schema") == 1, log
+
+
+def alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_models_match_migrations(database_url):

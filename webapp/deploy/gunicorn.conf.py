@@ -43,9 +43,18 @@ proc_name = "taskmanager"
 
 
 def on_starting(server):
-    """Outside production, give every worker the same random SECRET_KEY (sessions and CSRF tokens
-    must validate in whichever worker gets the next request). Production refuses to start
-    without one (see taskmanager_webapp.config)."""
+    """In gunicorn's master, once, before it listens and forks the workers: a SECRET_KEY outside
+    production, then the database migration."""
+    # Outside production, give every worker the same random SECRET_KEY (sessions and CSRF tokens
+    # must validate in whichever worker gets the next request). Production refuses to start
+    # without one (see taskmanager_webapp.config).
     if not os.environ.get("SECRET_KEY") and os.environ.get("TASKMANAGER_ENV", "development") != "production":
         os.environ["SECRET_KEY"] = secrets.token_hex(32)
         server.log.warning("SECRET_KEY not set: generated a random one for this run (development only)")
+    # The schema, once per start of this instance or ECS task, before any worker exists (workers
+    # never migrate). Under a database lock: instances and tasks sharing one database may start
+    # together. A failure (a wrong password, a lock timeout) ends gunicorn with the error on stderr
+    # before it listens: systemd (Restart=on-failure) or ECS starts it again.
+    from taskmanager_webapp import dbmigrate
+
+    server.log.info("database schema: %s", dbmigrate.upgrade_database())

@@ -34,7 +34,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     """Application factory. ``overrides`` win over the environment (tests use them)."""
     from . import api, config, dbmigrate, i18n, ops, views
     from .extensions import csrf, db, migrate
-    from .fastpath import InstanceFastPath
+    from .fastpath import InstanceRoute
     from .identity import IdentityCache
 
     app = TaskManagerFlask(__name__)
@@ -50,7 +50,8 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     migrate.init_app(app, db, directory=str(dbmigrate.MIGRATIONS_DIR))
     csrf.init_app(app)
     app.extensions["taskmanager_identity"] = IdentityCache(environ)
-    app.wsgi_app = InstanceFastPath(app.wsgi_app, app.extensions["taskmanager_identity"], SECURITY_HEADERS)
+    # GET /instance is this middleware, not a view (fastpath.py).
+    app.wsgi_app = InstanceRoute(app.wsgi_app, app.extensions["taskmanager_identity"], SECURITY_HEADERS)
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
@@ -62,11 +63,11 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
         served_by=app.extensions["taskmanager_identity"].get,  # the page footer: who served it
     )
 
+    # No migration here: create_app runs in every gunicorn worker. The schema is upgraded once per
+    # start, before the workers exist (dbmigrate.upgrade_database, from gunicorn's master).
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_pragmas(db.engine)
-        if app.config["AUTO_MIGRATE"]:
-            app.logger.info("database schema: %s", dbmigrate.upgrade(db.engine))
 
     @app.after_request
     def security_headers(response):

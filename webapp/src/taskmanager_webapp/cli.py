@@ -1,8 +1,9 @@
 """``taskmanager-webapp``: operational commands for the installed package.
 
-migrate      bring the database schema to head (locked; safe to run on many instances at once)
+migrate      bring the database schema to head (locked; safe to run on many instances at once).
+             gunicorn's master does the same before it forks the workers (deploy/gunicorn.conf.py).
 deploy-dir   print the folder with gunicorn.conf.py, the nginx site and the systemd unit
-devserver    Flask's development server (refused with TASKMANAGER_ENV=production)
+devserver    migrate, then Flask's development server (refused with TASKMANAGER_ENV=production)
 """
 
 from __future__ import annotations
@@ -34,19 +35,16 @@ def main(argv: list[str] | None = None) -> int:
         print(deploy_dir())
         return 0
 
-    from . import create_app
+    from . import create_app, dbmigrate
     from .config import ConfigError
 
     try:
         if args.command == "migrate":
-            from . import dbmigrate
-            from .extensions import db
-
-            app = create_app({"AUTO_MIGRATE": False})
-            with app.app_context():
-                print(f"database schema: {dbmigrate.upgrade(db.engine)}", flush=True)
+            print(f"database schema: {dbmigrate.upgrade_database()}", flush=True)
             return 0
         app = create_app()
+        if app.config["TASKMANAGER_ENV"] != "production":  # production: app.run refuses, nothing to migrate
+            print(f"database schema: {dbmigrate.upgrade_database()}", flush=True)
         app.run(host=args.host, port=args.port)
     except (ConfigError, RuntimeError) as exc:
         print(f"taskmanager-webapp: {exc}", file=sys.stderr)

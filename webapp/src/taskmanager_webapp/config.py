@@ -80,7 +80,6 @@ def load(overrides: dict | None = None, environ: dict | None = None) -> dict:
         "DATA_DIR": data_dir,
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
-        "AUTO_MIGRATE": _bool(env.get("TASKMANAGER_AUTO_MIGRATE"), True),
         # Uploads: the request limit leaves room for the multipart framing around one file.
         "MAX_UPLOAD_BYTES": max_upload,
         "MAX_CONTENT_LENGTH": max_upload + 64 * 1024,

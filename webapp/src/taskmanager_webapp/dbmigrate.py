@@ -1,8 +1,12 @@
 """Schema migrations that several instances may start at the same moment.
 
-Every instance (and every gunicorn worker) calls :func:`upgrade` at start-up. The fast path only
-reads ``alembic_version``; when the schema is behind, the upgrade runs while holding a lock that
-the database itself arbitrates, so a second instance waits and then finds the schema current:
+Migrations run once per start of an instance or ECS task, before any request is served: gunicorn's
+master calls :func:`upgrade_database` before it forks the workers (``on_starting`` in
+deploy/gunicorn.conf.py), and ``taskmanager-webapp migrate`` calls it by hand. The app factory and
+the workers never migrate. Instances and tasks sharing one database may start at the same moment:
+the fast path only reads ``alembic_version``; when the schema is behind, the upgrade runs while
+holding a lock that the database itself arbitrates, so a second process waits and then finds the
+schema current:
 
 * MySQL / MariaDB: ``GET_LOCK('taskmanager_migrate', timeout)`` on the migrating connection.
 * PostgreSQL: ``pg_advisory_lock`` on the migrating connection.
@@ -97,6 +101,22 @@ def _server_lock(connection, timeout: int):
         connection.rollback()
         connection.execute(release)
         connection.commit()
+
+
+def upgrade_database(overrides: dict | None = None, environ: dict | None = None) -> str:
+    """Upgrade the database the app's configuration names (the environment, as create_app reads it)
+    on a connection of its own, closed before returning (gunicorn forks the workers afterwards)."""
+    from . import config
+
+    settings = config.load(overrides, environ)
+    url = settings["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite:///"):
+        settings["DATA_DIR"].mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, **settings["SQLALCHEMY_ENGINE_OPTIONS"])
+    try:
+        return upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def upgrade(engine: sa.Engine, timeout: int = LOCK_TIMEOUT) -> str:

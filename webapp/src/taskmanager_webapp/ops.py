@@ -1,13 +1,15 @@
-"""Operational endpoints the load balancers and fleet checks rely on: /health, /instance, /openapi.json."""
+"""Operational endpoints the load balancers and fleet checks rely on: /health and /openapi.json.
+
+/instance, the third, is a WSGI middleware (fastpath.py), not a view: it is polled hard.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
-from .i18n import t
 from .openapi import spec
 
 bp = Blueprint("ops", __name__)
@@ -23,18 +25,6 @@ def health():
         current_app.logger.warning("health check: database unavailable: %s", exc.__class__.__name__)
         return jsonify({"status": "unavailable", "database": "unavailable"}), 503
     return jsonify({"status": "ok", "database": "ok"})
-
-
-@bp.get("/instance")
-def instance():
-    identity = current_app.extensions["taskmanager_identity"].get()
-    wants_json = request.args.get("format") == "json" or (
-        request.accept_mimetypes.best_match(["text/plain", "application/json"]) == "application/json"
-        and request.accept_mimetypes["application/json"] > request.accept_mimetypes["text/plain"]
-    )
-    if wants_json:
-        return jsonify(identity.as_dict())
-    return Response(t("instance_text", id=identity.instance_id) + "\n", mimetype="text/plain")
 
 
 @bp.get("/openapi.json")

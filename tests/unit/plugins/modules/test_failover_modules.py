@@ -55,3 +55,19 @@ def test_missing_tasks_and_unhealthy_targets_are_named():
     assert "1 task(s) running, 2 desired" in reasons
     assert any("1 healthy target(s) of 2" in r and "i-2 unhealthy" in r for r in reasons)
     assert judge({}, [], {}) == (False, ["the service does not exist"])
+
+
+def test_tasks_of_an_older_task_definition_mean_a_deployment_in_progress():
+    health = {"arn:tg": [("i-1", "healthy"), ("i-2", "healthy")]}
+    tasks = [format_task(t, p, health) for t, p in (task("i-1", "a"), task("i-2", "b"))]
+    tasks[0]["task_definition_arn"] = "arn:aws:ecs:r:1:task-definition/web:1"
+    tasks[1]["task_definition_arn"] = "arn:aws:ecs:r:1:task-definition/web:2"
+    service = {"desiredCount": 2, "runningCount": 2, "taskDefinition": "arn:aws:ecs:r:1:task-definition/web:2"}
+    steady, reasons = judge(service, tasks, health)
+    assert not steady
+    assert reasons == ["1 running task(s) of an older task definition than web:2 (deployment in progress)"]
+    tasks[0]["task_definition_arn"] = service["taskDefinition"]
+    assert judge(service, tasks, health) == (True, [])
+    # The service may name its task definition as family:revision (the emulator echoes what it was given).
+    service["taskDefinition"] = "web:2"
+    assert judge(service, tasks, health) == (True, [])
