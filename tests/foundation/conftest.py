@@ -73,12 +73,17 @@ def run_playbook(*args: str, endpoint: str, config: Path | None = None, timeout:
     return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
 
 
-@pytest.fixture(scope="session")
-def ec2(endpoint):
+def aws_client(service: str, endpoint: str):
+    """A boto3 client of the emulator."""
     return boto3.client(
-        "ec2",
+        service,
         endpoint_url=endpoint,
         region_name="eu-north-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
     )
+
+
+@pytest.fixture(scope="session")
+def ec2(endpoint):
+    return aws_client("ec2", endpoint)

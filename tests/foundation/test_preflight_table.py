@@ -20,13 +20,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN
+from conftest import ROOT, VENV_BIN, aws_client
 
 PLAYBOOK = Path(__file__).with_name("preflight_cases.yml")
 X25, X33, X65 = "x" * 25, "a" * 33, "r" * 65
+OWN_VPC = "vpc-0123456789abcdef0"
+OWN_SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
 
 # (case id, the variables the user sets, the variable the message must name)
 STATIC_CASES = [
@@ -54,6 +55,30 @@ STATIC_CASES = [
     ("az-pinned-malformed", {"network_availability_zones": ["north", "south"]}, "network_availability_zones"),
     ("network-state", {"network_state": "gone"}, "network_state"),
     ("network-tags-no-project", {"network_tags": {"Owner": "me"}}, "network_tags"),
+    # your own network (well-formed IDs here; tests/foundation/test_foundation_lookup.py checks them against AWS)
+    ("own-vpc-malformed", {"network_vpc_id": "vpc-xyz", "network_public_subnet_ids": OWN_SUBNETS}, "network_vpc_id"),
+    ("own-vpc-without-subnets", {"network_vpc_id": OWN_VPC}, "network_vpc_id / network_public_subnet_ids"),
+    ("own-subnets-without-vpc", {"network_public_subnet_ids": OWN_SUBNETS}, "network_public_subnet_ids"),
+    (
+        "own-subnets-string",
+        {"network_vpc_id": OWN_VPC, "network_public_subnet_ids": OWN_SUBNETS[0]},
+        "network_public_subnet_ids",
+    ),
+    (
+        "own-subnets-malformed",
+        {"network_vpc_id": OWN_VPC, "network_public_subnet_ids": [OWN_SUBNETS[0], "sn-1"]},
+        "network_public_subnet_ids",
+    ),
+    (
+        "own-subnets-too-few",
+        {"network_vpc_id": OWN_VPC, "network_public_subnet_ids": OWN_SUBNETS[:1]},
+        "network_public_subnet_ids",
+    ),
+    (
+        "own-subnets-twice",
+        {"network_vpc_id": OWN_VPC, "network_public_subnet_ids": [OWN_SUBNETS[0], OWN_SUBNETS[0]]},
+        "network_public_subnet_ids",
+    ),
     # artifacts
     ("bucket-upper", {"artifacts_bucket_name": "Bad_Bucket"}, "artifacts_bucket_name"),
     ("bucket-short", {"artifacts_bucket_name": "ab"}, "artifacts_bucket_name"),
@@ -197,7 +222,9 @@ def run_cases(cases: list[tuple[str, dict, str | None]], tmp_path: Path) -> dict
     return {name: result for part in parts for name, result in part.items()}
 
 
-def _run_chunk(cases: list[tuple[str, dict, str | None]], inventory: Path) -> dict[str, dict]:
+def _run_chunk(
+    cases: list[tuple[str, dict, str | None]], inventory: Path, playbook: Path = PLAYBOOK
+) -> dict[str, dict]:
     base = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
@@ -220,7 +247,7 @@ def _run_chunk(cases: list[tuple[str, dict, str | None]], inventory: Path) -> di
     # which lists instances (one DescribeInstances) when Ansible loads it, before any play runs.
     static = ROOT / "inventories/local/hosts.yml"
     argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(static), "-i", str(inventory)]
-    proc = subprocess_run([*argv, str(PLAYBOOK)], env)
+    proc = subprocess_run([*argv, str(playbook)], env)
     report = json.loads(proc.stdout[proc.stdout.index("{") :])
     results = {name: {"failed": False, "msg": ""} for name in hosts}
     for play in report["plays"]:
@@ -247,13 +274,7 @@ def account(endpoint):
     """A snapshot of what the account holds, to compare before and after."""
 
     def client(service):
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name="eu-north-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
-        )
+        return aws_client(service, endpoint)
 
     def snapshot():
         return {
