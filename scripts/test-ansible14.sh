@@ -36,8 +36,11 @@ echo "== ansible-core ${core}, $("${BIN}/python" --version), logs in ${LOGS}"
 started=0
 checks_pid=""
 cleanup() {
+  local rc=$?
   if [[ -n ${checks_pid} ]]; then kill "${checks_pid}" 2>/dev/null || true; fi
   if [[ ${started} == 1 ]]; then VENV=${VENV} scripts/local-aws.sh stop; fi
+  # The logs stay for a failed run (the path is printed above); a passing run leaves nothing in /tmp.
+  if [[ ${rc} == 0 ]]; then rm -rf "${LOGS}"; fi
 }
 trap cleanup EXIT
 

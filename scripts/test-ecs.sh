@@ -30,8 +30,11 @@ export AWS_REGION=eu-north-1 AWS_DEFAULT_REGION=eu-north-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
 stop_emulator() {
+  local rc=$?
   if [[ ${started} == 1 ]]; then scripts/local-aws.sh stop; fi
   started=0
+  # The logs stay for a failed run (the path is printed above); a passing run leaves nothing in /tmp.
+  if [[ ${rc} == 0 ]]; then rm -rf "${LOG_DIR}"; fi
 }
 trap stop_emulator EXIT INT TERM
 

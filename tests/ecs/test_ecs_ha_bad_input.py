@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,8 +32,8 @@ def closed_port() -> int:
         return sock.getsockname()[1]  # released on close: nothing listens there
 
 
-def run_role(overrides: dict) -> subprocess.CompletedProcess:
-    extra = Path(tempfile.mkdtemp(prefix="ecs_ha_input_")) / "vars.json"
+def run_role(overrides: dict, folder: Path) -> subprocess.CompletedProcess:
+    extra = folder / "vars.json"
     extra.write_text(json.dumps({**GOOD, **overrides}))
     env = dict(os.environ)
     env.update(
@@ -141,11 +140,11 @@ CONTROL = ("good_input", {}, None, None)
 
 
 @pytest.fixture(scope="module")
-def results():
+def results(tmp_path_factory):
     """Run every case once, a few at a time (each is a separate ansible-playbook of ~6 s)."""
     cases = [*CASES, CONTROL]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = pool.map(lambda case: run_role(case[1]), cases)
+        runs = pool.map(lambda case: run_role(case[1], tmp_path_factory.mktemp(case[0])), cases)
         return {case[0]: run for case, run in zip(cases, runs, strict=True)}
 
 
