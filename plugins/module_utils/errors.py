@@ -41,3 +41,11 @@ class ECRErrorHandler(AWSErrorHandler):
     @classmethod
     def _is_missing(cls):
         return is_boto3_error_code("RepositoryNotFoundException")
+
+
+class SSMErrorHandler(AWSErrorHandler):
+    _CUSTOM_EXCEPTION = AnsibleTaskmanagerAWSError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("ParameterNotFound")

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Print one JSON line about an Auto Scaling group for the stress role's scale watch.
 
-    asg_metrics.py ASG_NAME REGION [PERIOD_SECONDS]
+    asg_metrics.py ASG_NAME [PERIOD_SECONDS]
 
 cpu: the group's average CPUUtilization (AWS/EC2, dimension AutoScalingGroupName) over the
 newest datapoint of the last 10 minutes, or null when CloudWatch has none (moto alone has none;
@@ -95,23 +95,23 @@ def group_details(autoscaling, ec2, elbv2, asg_name):
 
 
 def main(argv):
-    asg_name, region = argv[1], argv[2]
-    period = int(argv[3]) if len(argv) > 3 else 60
+    asg_name = argv[1]
+    period = int(argv[2]) if len(argv) > 2 else 60
     result = {"cpu": None, "activities": [], "errors": [], "healthy": None, "policy": None, "period": None}
     try:
-        result["cpu"] = newest_cpu(boto3.client("cloudwatch", region_name=region), asg_name, period)
+        result["cpu"] = newest_cpu(boto3.client("cloudwatch"), asg_name, period)
     except (BotoCoreError, ClientError) as error:
         result["errors"].append(f"cloudwatch: {error}")
     try:
-        result["activities"] = newest_activities(boto3.client("autoscaling", region_name=region), asg_name)
+        result["activities"] = newest_activities(boto3.client("autoscaling"), asg_name)
     except (BotoCoreError, ClientError) as error:
         result["errors"].append(f"autoscaling: {error}")
     try:
         result.update(
             group_details(
-                boto3.client("autoscaling", region_name=region),
-                boto3.client("ec2", region_name=region),
-                boto3.client("elbv2", region_name=region),
+                boto3.client("autoscaling"),
+                boto3.client("ec2"),
+                boto3.client("elbv2"),
                 asg_name,
             )
         )
