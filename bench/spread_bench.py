@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / ".build"))
+sys.path.insert(0, str(REPO / "tests"))  # taskmanager_tests, which harness imports
 sys.path.insert(0, str(REPO / "tests" / "spread"))
 
 import harness  # noqa: E402

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests of the stress role and playbooks/scale_test.yml (issue 7), on localhost.
 # Runs real stress-ng loads (a few seconds each, 60% of the cores at most) and a private
-# moto on port ${STRESS_MOTO_PORT:-5014}, which the tests start and stop themselves.
+# emulator (scripts/local-aws.sh, without its data plane) on port ${STRESS_MOTO_PORT:-5014},
+# which the tests start and stop themselves.
 # Usage: scripts/test-stress.sh [pytest args]   (from the repository root; VENV defaults to .venv)
 set -euo pipefail
 
@@ -18,19 +19,16 @@ if [[ ! -e .build/ansible_collections/taskmanager/aws ]]; then
 fi
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 
-# The tests put their state dirs (one per test) and moto's PID here, so that whatever happens
-# to pytest, this script stops every load and the emulator it started.
+# The tests put their state dirs (one per test) here, so that whatever happens to pytest, this
+# script stops every load, and the emulator the tests started.
 work=$(mktemp -d /tmp/test-stress.XXXXXX)
-export STRESS_TEST_STATE_BASE="$work/state" STRESS_MOTO_PIDFILE="$work/moto.pid"
+export STRESS_TEST_STATE_BASE="$work/state"
 cleanup() {
-    local dir pid
+    local dir
     for dir in "$STRESS_TEST_STATE_BASE"/*/; do
         [[ -d "$dir" ]] && roles/stress/files/stress_ctl.sh stop "${dir%/}" >/dev/null 2>&1
     done
-    if [[ -s "$STRESS_MOTO_PIDFILE" ]]; then
-        pid=$(<"$STRESS_MOTO_PIDFILE")
-        kill -0 "$pid" 2>/dev/null && kill -- "-$pid" 2>/dev/null
-    fi
+    LOCAL_AWS_PORT="${STRESS_MOTO_PORT:-5014}" scripts/local-aws.sh stop >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT

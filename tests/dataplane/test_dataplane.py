@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import start_local_aws
+from taskmanager_tests.emulator import start_local_aws
 
 TIME_SCALE = 5.0
 INTERVAL, TIMEOUT, HEALTHY, UNHEALTHY = 10, 5, 2, 2
@@ -117,7 +117,7 @@ def stack():
                 }
             ),
         )
-        assert run.rc == 0, run.out[-4000:]
+        assert run.rc == 0, run.output[-4000:]
         lb = local.client("elbv2").describe_load_balancers(Names=["TaskManagerALB"])["LoadBalancers"][0]
         local.alb_url = f"http://{lb['DNSName']}"
         local.converge_seconds = run.seconds
@@ -415,7 +415,7 @@ def test_a_wrong_database_password_fails_site_yml_naming_the_cause(stack):
         )
         stack.runs.append(run)
         assert run.rc != 0
-        message = next(line for line in run.out.splitlines() if "The fleet does not serve" in line)
+        message = next(line for line in run.output.splitlines() if "The fleet does not serve" in line)
         assert "Access denied for user 'taskmanager'" in message, message
         assert "Console output of i-" in message
     finally:
@@ -427,7 +427,7 @@ def test_a_wrong_database_password_fails_site_yml_naming_the_cause(stack):
     )
     check = stack.playbook("site.yml", "--check", "-e", json.dumps({"taskmanager_build_ecs": False}))
     stack.runs.append(check)
-    assert check.rc == 0 and check.changed == 0, check.out[-3000:]
+    assert check.rc == 0 and check.changed == 0, check.output[-3000:]
     print(f"site.yml --check on the converged stack (database included): {check.seconds:.1f} s, changed=0")
 
 
@@ -436,7 +436,7 @@ def test_no_secure_string_value_appears_in_any_output(stack):
         stack.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         for name in ("/taskmanager/secret_key", "/taskmanager/db_password")
     ]
-    logs = [run.out for run in stack.runs]
+    logs = [run.output for run in stack.runs]
     logs += [(stack.state_dir / name).read_text(errors="replace") for name in ("moto.log", "dataplane.log")]
     logs += [c.read_text(errors="replace") for c in (stack.state_dir / "dataplane/instances").glob("*/var/log/*.log")]
     assert len(stack.runs) >= 2 and all(len(value) >= 32 for value in values)

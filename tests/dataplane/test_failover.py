@@ -12,8 +12,8 @@ import urllib.request
 
 
 def report_of(run) -> str:
-    found = re.search(r"Failover test of .*?Verdict: (PASS|FAIL)", run.out, re.DOTALL)
-    return found.group(0) if found else run.out[-3000:]
+    found = re.search(r"Failover test of .*?Verdict: (PASS|FAIL)", run.output, re.DOTALL)
+    return found.group(0) if found else run.output[-3000:]
 
 
 def service_tasks(local) -> list[dict]:
@@ -84,8 +84,8 @@ def test_two_tasks_share_one_task_list_and_the_task_role_writes_only_attachments
 def test_losing_an_instance_passes_the_failover_test(ecs_stack):
     run = ecs_stack.playbook("playbooks/failover_test.yml")
     print(report_of(run))
-    assert run.rc == 0, run.out[-4000:]
-    assert "Verdict: PASS" in run.out
+    assert run.rc == 0, run.output[-4000:]
+    assert "Verdict: PASS" in run.output
     assert len(service_tasks(ecs_stack)) == 2  # restored
 
 
@@ -96,8 +96,8 @@ def test_losing_a_whole_az_keeps_the_app_reachable(ecs_stack):
         "playbooks/failover_test.yml", "-e", "failover_scope=az", "-e", "failover_max_failed_percent=5"
     )
     print(report_of(run))
-    assert run.rc == 0, run.out[-4000:]
-    assert "Verdict: PASS" in run.out
+    assert run.rc == 0, run.output[-4000:]
+    assert "Verdict: PASS" in run.output
 
 
 def task_zones(local) -> list[str]:
@@ -146,7 +146,7 @@ def test_a_service_of_one_task_fails_and_the_report_says_why(ecs_stack):
             time.sleep(0.5)
         run = ecs_stack.playbook("playbooks/failover_test.yml")
         assert run.rc != 0
-        assert "FAIL before the test" in run.out
-        assert "runs 1 task(s); losing one leaves nothing to serve" in run.out
+        assert "FAIL before the test" in run.output
+        assert "runs 1 task(s); losing one leaves nothing to serve" in run.output
     finally:
         ecs.update_service(cluster="taskmanager-ecs", service="taskmanager-ecs-webapp", desiredCount=2)

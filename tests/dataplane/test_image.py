@@ -59,7 +59,7 @@ def test_the_task_definition_names_the_pushed_image_by_digest(ecs_stack):
     with registry(f"http://{host}/v2/{name}/tags/list") as answer:
         pushed = json.load(answer)["tags"]
     assert len(pushed) == 1 and pushed[0].startswith("src-"), pushed
-    assert "built and pushed" in ecs_stack.converge.out
+    assert "built and pushed" in ecs_stack.converge.output
     # The image is the wheel on a Debian base with the pinned requirements: its config says how it runs.
     with registry(f"http://{host}/v2/{name}/manifests/{digest}") as answer:
         manifest = json.load(answer)
@@ -79,9 +79,9 @@ def test_a_rerun_builds_and_pushes_nothing(ecs_stack):
         before = json.load(answer)["tags"]
     extra = ("-e", json.dumps({"taskmanager_build_fleet": False}))
     run = ecs_stack.playbook("site.yml", *extra, timeout=1200)
-    assert run.rc == 0, run.out[-4000:]
-    assert run.changed == 0, re.findall(r"changed: \[localhost\].*", run.out)
-    assert "in the repository already, nothing built" in run.out
+    assert run.rc == 0, run.output[-4000:]
+    assert run.changed == 0, re.findall(r"changed: \[localhost\].*", run.output)
+    assert "in the repository already, nothing built" in run.output
     # --check on the converged ECS stack (image included) is molecule/ecs_ha's check step.
     with registry(f"http://{host}/v2/{name}/tags/list") as answer:
         assert json.load(answer)["tags"] == before
@@ -93,14 +93,14 @@ def test_an_image_that_cannot_be_pulled_fails_site_yml_naming_the_cause(ecs_stac
     extra = {"taskmanager_build_fleet": False, "ecs_ha_steady_timeout": 45, "ecs_ha_steady_delay": 3}
     run = ecs_stack.playbook("site.yml", "-e", json.dumps({**extra, "ecs_ha_image": missing}), timeout=1200)
     assert run.rc != 0
-    assert "The ECS service does not serve" in run.out, run.out[-4000:]
-    message = run.out[run.out.find("The ECS service does not serve") :]
+    assert "The ECS service does not serve" in run.output, run.output[-4000:]
+    message = run.output[run.output.find("The ECS service does not serve") :]
     assert "ecs_ha_steady_timeout" in message
     assert "CannotPullContainerError" in message and missing in message, message[:3000]
     assert "older task definition" in message  # the old tasks keep serving while the deployment fails
     # Back to the built image: the deployment replaces the tasks and site.yml ends steady again.
     restored = ecs_stack.playbook("site.yml", "-e", json.dumps({"taskmanager_build_fleet": False}), timeout=1200)
-    assert restored.rc == 0, restored.out[-4000:]
+    assert restored.rc == 0, restored.output[-4000:]
     assert service_image(ecs_stack) == good
     service = ecs_stack.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
     assert running_definitions(ecs_stack) == {revision(service["taskDefinition"])}

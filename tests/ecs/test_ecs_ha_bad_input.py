@@ -8,14 +8,12 @@ get that far (so the refusals are not an artefact of the set-up).
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from taskmanager_tests.playbook import PlaybookRun, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = Path(__file__).with_name("ecs_ha_input.yml")
@@ -32,27 +30,15 @@ def closed_port() -> int:
         return sock.getsockname()[1]  # released on close: nothing listens there
 
 
-def run_role(overrides: dict, folder: Path) -> subprocess.CompletedProcess:
+def run_role(overrides: dict, folder: Path) -> PlaybookRun:
     extra = folder / "vars.json"
     extra.write_text(json.dumps({**GOOD, **overrides}))
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
-        AWS_MAX_ATTEMPTS="1",
-        AWS_RETRY_MODE="standard",
-        ANSIBLE_NOCOLOR="1",
-    )
-    ansible_playbook = Path(sys.executable).with_name("ansible-playbook")
-    return subprocess.run(
-        [str(ansible_playbook), str(PLAYBOOK), "-e", f"@{extra}"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+    }
+    return run_playbook(PLAYBOOK, "-e", f"@{extra}", env=env, timeout=180)
 
 
 def failed_task(output: str) -> str:
@@ -151,8 +137,8 @@ def results(tmp_path_factory):
 @pytest.mark.parametrize(("case", "message", "task"), [(c[0], c[2], c[3]) for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_before_aws(results, case, message, task):
     result = results[case]
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
+    output = result.output
+    assert result.rc != 0, output
     assert message in " ".join(output.split()), output
     assert task in failed_task(result.stdout), output
     assert "Could not connect" not in output and "EndpointConnectionError" not in output, output
@@ -161,8 +147,8 @@ def test_bad_input_is_refused_before_aws(results, case, message, task):
 def test_good_input_reaches_aws(results):
     """Control: valid input passes every check and fails only at the first AWS call (closed port)."""
     result = results["good_input"]
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
+    output = result.output
+    assert result.rc != 0, output
     assert "Could not connect" in output or "EndpointConnectionError" in output or "Connection refused" in output, (
         output
     )

@@ -1,15 +1,10 @@
-"""Helpers of the fleet tests: run ansible-playbook from the repo root, list the fleet's resources."""
+"""Helpers of the fleet tests: fake foundation facts, the fleet's resources. Playbook runs:
+``taskmanager_tests.playbook.run_playbook``."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 REGION = os.environ.get("AWS_REGION", "eu-north-1")
 
 # Fake but well-formed foundation facts: enough for every check that runs before an AWS call.
@@ -21,14 +16,6 @@ FAKE_FOUNDATION = {
     "artifacts_bucket_name": "taskmanager-artifacts-test",
     "artifacts_webapp_key": "webapp/taskmanager_webapp-1.0.0-py3-none-any.whl",
 }
-
-
-def run_playbook(playbook: str, *extra: str, extra_vars: dict | None = None, timeout: int = 600):
-    cmd = [str(BIN / "ansible-playbook"), playbook, *extra]
-    if extra_vars is not None:
-        cmd += ["-e", json.dumps(extra_vars)]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def fleet_resources(aws) -> dict:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fleet_helpers import FAKE_FOUNDATION, fleet_resources, run_playbook
+from fleet_helpers import FAKE_FOUNDATION, fleet_resources
+from taskmanager_tests.playbook import run_playbook
 
 CASES = {
     "min_above_desired": ({"autoscaling_min_size": 2, "autoscaling_desired_capacity": 1}, "autoscaling_min_size"),
@@ -60,8 +61,8 @@ def results(aws):
 def test_bad_input_fails_before_any_aws_call(aws, results, case):
     variable = CASES[case][1]
     result = results[case]
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
+    output = result.output
+    assert result.rc != 0, output
     assert variable in output, output
     # It failed in a check (argument spec or validate.yml) and nothing changed before it:
     # playbooks/fleet.yml checks all three roles' input first; the roles themselves never started.

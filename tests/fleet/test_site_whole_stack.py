@@ -13,15 +13,13 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
-from fleet_helpers import run_playbook
+from taskmanager_tests.playbook import run_playbook
 
 pytestmark = pytest.mark.usefixtures("aws")
 
 INVENTORY = ("-i", "inventories/local")
-RECAP = re.compile(r"^localhost\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)", re.M)
 NAMES = [
     "taskmanager_name=tmx",
     "iam_role_name=TmxInstanceRole",
@@ -70,18 +68,10 @@ def extra_vars(pairs: list[str]) -> list[str]:
     return [arg for pair in pairs for arg in ("-e", pair)]
 
 
-def recap(run) -> tuple[int, int]:
-    found = RECAP.findall(run.stdout)
-    assert found, run.stdout[-3000:] + run.stderr[-2000:]
-    return sum(int(changed) for changed, _failed in found), sum(int(failed) for _changed, failed in found)
-
-
 def ok(run, what: str) -> int:
-    output = run.stdout[-4000:] + run.stderr[-2000:]
-    assert run.returncode == 0, f"{what} failed:\n{output}"
-    changed, failed = recap(run)
-    assert failed == 0, output
-    return changed
+    assert run.rc == 0, f"{what} failed:\n{run.tail(6000)}"
+    assert run.failed == 0, run.tail(6000)
+    return run.changed
 
 
 def test_whole_stack_with_every_alb_variable_and_other_names(aws):
@@ -90,7 +80,7 @@ def test_whole_stack_with_every_alb_variable_and_other_names(aws):
 
     check = run_playbook("site.yml", *INVENTORY, "--check", *names)
     ok(check, "site.yml --check on an empty account")
-    assert "Check mode: the VPC tmx-vpc" in check.stdout
+    assert "Check mode: the VPC tmx-vpc" in check.output
     assert not aws.ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["tmx-vpc"]}])["Vpcs"]
 
     ok(run_playbook("site.yml", *INVENTORY, "--tags", "foundation", *names), "--tags foundation")
@@ -133,13 +123,13 @@ def test_whole_stack_with_every_alb_variable_and_other_names(aws):
         tags_fleet = run_playbook("site.yml", *INVENTORY, "--tags", "fleet", *every)
         assert ok(tags_fleet, "--tags fleet") == 0
         # The foundation is looked up (read only), not built again.
-        assert "TASK [taskmanager.aws.network : Find the VPC]" in tags_fleet.stdout
-        assert "TASK [taskmanager.aws.iam : Find the instance profile and its role]" in tags_fleet.stdout
+        assert "TASK [taskmanager.aws.network : Find the VPC]" in tags_fleet.output
+        assert "TASK [taskmanager.aws.iam : Find the instance profile and its role]" in tags_fleet.output
         for builder in ("network : Create the VPC", "iam : Create the instance role", "artifacts : Create the private"):
-            assert f"TASK [taskmanager.aws.{builder}" not in tags_fleet.stdout, builder
+            assert f"TASK [taskmanager.aws.{builder}" not in tags_fleet.output, builder
     finally:
         teardown = run_playbook("playbooks/teardown.yml", *INVENTORY, *every)
     ok(teardown, "teardown with the same -e")
-    assert "Audit clean" in teardown.stdout
+    assert "Audit clean" in teardown.output
     assert not aws.elbv2.describe_load_balancers()["LoadBalancers"]
     assert not aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["TmxASG"])["AutoScalingGroups"]

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from fleet_helpers import run_playbook
+from taskmanager_tests.playbook import run_playbook
 
 SCRIPT_PATH = "/usr/local/sbin/taskmanager-bootstrap"
 
@@ -18,7 +18,7 @@ def render(out, **extra_vars):
     result = run_playbook(
         "tests/fleet/render_user_data.yml", extra_vars={"launch_template_user_data_file": str(out), **extra_vars}
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.rc == 0, result.output
     return out
 
 

@@ -3,45 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
+from taskmanager_tests.playbook import REPO, VENV_BIN, PlaybookRun  # noqa: F401 - the tests import them from here
+from taskmanager_tests.playbook import run_playbook as shared_run_playbook
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / os.environ.get("VENV", ".venv") / "bin"
-ALLOWED_DEPRECATIONS = [
-    re.compile(line)
-    for line in (ROOT / "tests/allowed-deprecations.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-]
-RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+ROOT = REPO
 # A closed port: any AWS call made against it fails with "connection refused".
 NO_AWS = "http://127.0.0.1:9"
-
-
-@dataclass
-class PlaybookRun:
-    rc: int
-    output: str
-
-    @property
-    def changed(self) -> int:
-        found = RECAP.findall(self.output)
-        assert found, f"no PLAY RECAP in output:\n{self.output[-3000:]}"
-        return sum(int(counts[1]) for counts in found)
-
-    @property
-    def deprecations(self) -> list[str]:
-        """Deprecation warnings printed by the run, except those in tests/allowed-deprecations.txt."""
-        return [
-            line
-            for line in self.output.splitlines()
-            if "[DEPRECATION WARNING]" in line and not any(allowed.search(line) for allowed in ALLOWED_DEPRECATIONS)
-        ]
 
 
 @pytest.fixture(scope="session")
@@ -53,24 +24,14 @@ def endpoint() -> str:
 
 
 def run_playbook(*args: str, endpoint: str, config: Path | None = None, timeout: int = 600) -> PlaybookRun:
-    env = dict(os.environ)
-    env.update(
-        AWS_ENDPOINT_URL=endpoint,
-        ANSIBLE_CONFIG=str(config or ROOT / "ansible.cfg"),
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_NOCOLOR="1",
-        PATH=f"{VENV_BIN}:{env['PATH']}",
-    )
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(ROOT / "inventories/local"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    """ansible-playbook with the local inventory against ``endpoint``."""
+    return shared_run_playbook(
+        *args,
+        inventories=(ROOT / "inventories/local",),
+        env={"AWS_ENDPOINT_URL": endpoint},
+        config=config,
         timeout=timeout,
-        check=False,
     )
-    return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
 
 
 def aws_client(service: str, endpoint: str):

@@ -16,22 +16,13 @@ delivers 65-80 % of an 80 % request (it loses the time it is preempted), and a t
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("dataplane_fixtures", HERE.parent / "dataplane" / "conftest.py")
-fixtures = importlib.util.module_from_spec(_spec)
-sys.modules["dataplane_fixtures"] = fixtures  # dataclasses look their module up there
-_spec.loader.exec_module(fixtures)
-FLEET = fixtures.FLEET
+from taskmanager_tests.emulator import FLEET, start_local_aws
 
 ASG = "TaskManagerASG"
 TIME_SCALE = 20.0  # detailed monitoring 60 s -> 3 s datapoints; warm-up 300 s -> 15 s
@@ -76,11 +67,11 @@ def desired(client) -> int:
 @pytest.fixture(scope="module")
 def fleet():
     port = int(os.environ.get("DATAPLANE_SCALE_PORT", "5651"))
-    local = fixtures.start_local_aws(port, dataplane=True, time_scale=TIME_SCALE)
+    local = start_local_aws(port, dataplane=True, time_scale=TIME_SCALE)
     watch = DesiredWatch(local)
     try:
         run = local.playbook("site.yml", "-e", json.dumps(SITE_VARS), timeout=300)
-        assert run.rc == 0, run.out[-4000:]
+        assert run.rc == 0, run.output[-4000:]
         print(f"\nsite.yml (fleet only, time scale {TIME_SCALE:g}) converged in {run.seconds:.1f} s")
         local.site_seconds = run.seconds
         watch.start()
@@ -111,17 +102,17 @@ def test_the_fleet_inventory_lists_the_instance_and_runs_inside_it(fleet):
     run = fleet.playbook(
         "playbooks/stress.yml", "-e", json.dumps({"stress_state": "stopped"}), timeout=60, inventories=FLEET
     )
-    assert run.rc == 0, run.out[-3000:]
+    assert run.rc == 0, run.output[-3000:]
     members = fleet.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[ASG])
     ids = [i["InstanceId"] for i in members["AutoScalingGroups"][0]["Instances"]]
     assert len(ids) == 1
-    assert f"ok: [{ids[0]}]" in run.out
+    assert f"ok: [{ids[0]}]" in run.output
 
 
 def test_twenty_percent_does_not_scale_out(fleet):
     run = stress(fleet, 20, 30)
-    assert run.rc == 0, run.out[-3000:]
-    assert "1 workers at 20%" in run.out  # nproc inside the instance: its 1 core
+    assert run.rc == 0, run.output[-3000:]
+    assert "1 workers at 20%" in run.output  # nproc inside the instance: its 1 core
     # Counted from when the load runs (the playbook's own time varies), less one 3 s period that
     # may hold only part of it; then 4 or more datapoints, more than the 3 a scale-out needs.
     loaded_from = time.time() + 3
@@ -183,16 +174,16 @@ def test_eighty_percent_scales_out_and_the_spread_check_sees_the_new_ids(fleet):
         inventories=FLEET,
     )
     seconds = time.monotonic() - started
-    lines = [line for line in run.out.splitlines() if "    - '" in line or "PASS" in line]
+    lines = [line for line in run.output.splitlines() if "    - '" in line or "PASS" in line]
     print("\n".join(lines[-40:]))
-    assert run.rc == 0, run.out[-5000:]
-    text = " ".join(run.out.split())
+    assert run.rc == 0, run.output[-5000:]
+    text = " ".join(run.output.split())
     assert f"PASS scale-out of {ASG}: desired 1 -> " in text
     grown = desired(fleet.client("autoscaling"))
     assert 2 <= grown <= MAX
     new_ids = {i["instance_id"] for i in fleet.status()["instances"]} - before
     assert new_ids
-    spread = [line for line in run.out.splitlines() if "% (fair " in line]
+    spread = [line for line in run.output.splitlines() if "% (fair " in line]
     for instance_id in new_ids | before:  # the spread check saw every instance, the new ones too
         assert any(instance_id in line for line in spread), spread
     timeline = json.loads(report.read_text())["out"]
@@ -214,7 +205,7 @@ def test_a_rerun_of_site_yml_during_the_scale_out_leaves_the_desired_capacity_al
     rerun.join(timeout=300)
     assert rerun.desired_before is not None and rerun.desired_before >= 2
     assert rerun.run_result is not None
-    assert rerun.run_result.rc == 0, rerun.run_result.out[-4000:]
+    assert rerun.run_result.rc == 0, rerun.run_result.output[-4000:]
     after = desired(fleet.client("autoscaling"))
     assert after >= rerun.desired_before
     assert min(fleet.watch.seen[fleet.watch.seen.index(rerun.desired_before) :]) >= 2  # never reset to 1

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from taskmanager_tests.emulator import start_local_aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -63,8 +64,9 @@ def fixture_haproxy(backends):
 
 @pytest.fixture(scope="session", name="moto")
 def fixture_moto():
-    server = harness.Moto().start()
+    """A private emulator without its data plane (scripts/local-aws.sh) on SPREAD_MOTO_PORT."""
+    local = start_local_aws(harness.MOTO_PORT, dataplane=False)
     try:
-        yield server
+        yield local
     finally:
-        server.stop()
+        local.stop()

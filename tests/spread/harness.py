@@ -1,6 +1,7 @@
 # Copyright: Contributors to the taskmanager.aws project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Start and stop HAProxy, the stand-in backends and moto by their own PIDs.
+"""Start and stop HAProxy and the stand-in backends by their own PIDs (the emulator, for
+target_group_arn: ``taskmanager_tests.emulator``).
 
 Used by the integration tests (tests/spread) and by bench/spread_bench.py.
 Ports: HAProxy PORT_BASE + 0..9, backends PORT_BASE + 10..19, on the loopback address HOST; moto on
@@ -17,6 +18,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from taskmanager_tests.playbook import run_playbook as run_playbook_shared
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -195,61 +198,22 @@ class HAProxy:
         self.tmp.cleanup()
 
 
-class Moto:
-    """moto_server on HOST:<port>, stopped by PID."""
-
-    def __init__(self, port=MOTO_PORT):
-        self.port = port
-        self.proc = None
-
-    @property
-    def env(self):
-        return {
-            "AWS_ENDPOINT_URL": f"http://{HOST}:{self.port}",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "eu-north-1",
-            "AWS_DEFAULT_REGION": "eu-north-1",
-        }
-
-    def start(self):
-        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
-        cmd = [str(BIN / "moto_server"), "-H", HOST, "-p", str(self.port)]
-        self.proc = spawn(cmd, [self.port], timeout=30, env=env)
-        return self
-
-    def stop(self):
-        stop(self.proc)
-
-
 def run_playbook_full(extra_vars, playbook=None, env=None, check=False, timeout=180):
     """Run a playbook like a user does (JSON callback); return (rc, instance_spread result, output, seconds)."""
-    playbook = playbook or HERE / "probe.yml"
-    cmd = [
-        str(BIN / "ansible-playbook"),
-        "-i",
-        "localhost,",
+    run = run_playbook_shared(
+        playbook or HERE / "probe.yml",
         "-c",
         "local",
-        str(playbook),
-        "-e",
-        json.dumps(dict(extra_vars, ansible_python_interpreter=sys.executable)),
-    ]
-    if check:
-        cmd.append("--check")
-    full_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    full_env.update(env or {})
-    start = time.monotonic()
-    proc = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
+        *(["--check"] if check else []),
+        inventories=("localhost,",),
+        extra_vars=dict(extra_vars, ansible_python_interpreter=sys.executable),
+        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", **(env or {})},
+        timeout=timeout,
     )
-    seconds = time.monotonic() - start
     try:
-        output = json.loads(proc.stdout)
+        output = json.loads(run.stdout)
     except ValueError as e:
-        raise AssertionError(
-            f"no JSON output (rc={proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}"
-        ) from e
+        raise AssertionError(f"no JSON output (rc={run.rc}): {run.stdout[-2000:]} {run.stderr[-2000:]}") from e
     results = [
         task["hosts"]["localhost"]
         for play in output["plays"]
@@ -257,8 +221,8 @@ def run_playbook_full(extra_vars, playbook=None, env=None, check=False, timeout=
         if task["hosts"].get("localhost", {}).get("action") == "taskmanager.aws.instance_spread"
     ]
     if not results:
-        raise AssertionError(f"instance_spread did not run (rc={proc.returncode}): {proc.stdout[-3000:]}")
-    return proc.returncode, results[0], output, seconds
+        raise AssertionError(f"instance_spread did not run (rc={run.rc}): {run.stdout[-3000:]}")
+    return run.rc, results[0], output, run.seconds
 
 
 def run_playbook(extra_vars, env=None, check=False, timeout=180):

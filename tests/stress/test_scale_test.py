@@ -96,8 +96,8 @@ def desired(client):
 
 def test_emulator_runs_the_load_and_never_fakes_a_scale_out(scale_test, autoscaling, state_dir):
     run = scale_test(True, scale_test_stop=True, stress_watch_emulator_samples=2)
-    text = " ".join(run.out.split())
-    assert run.rc == 0, run.out
+    text = " ".join(run.output.split())
+    assert run.rc == 0, run.output
     assert "Started: pid" in text  # the load really ran on the fleet host
     assert "moto stores scaling policies but never evaluates them" in text
     assert "SKIPPED scale-out verdict: emulator" in text
@@ -123,19 +123,19 @@ def test_scale_out_and_scale_in_are_seen_and_pass(scale_test, autoscaling, state
     helper.start()
     run = scale_test(False, scale_test_scale_in=True, scale_test_interval=2, scale_test_scale_in_timeout=20)
     helper.join(timeout=70)
-    print("\n".join(line for line in run.out.splitlines() if "    - '" in line))
-    text = " ".join(run.out.split())
-    assert run.rc == 0, run.out
+    print("\n".join(line for line in run.output.splitlines() if "    - '" in line))
+    text = " ".join(run.output.split())
+    assert run.rc == 0, run.output
     assert "moto stores scaling policies" not in text and "SKIPPED" not in text
-    assert f"PASS scale-out of {ASG}: desired 1 -> 2" in text, run.out
-    assert f"PASS scale-in of {ASG}: desired 2 -> 1" in text, run.out
+    assert f"PASS scale-out of {ASG}: desired 1 -> 2" in text, run.output
+    assert f"PASS scale-in of {ASG}: desired 2 -> 1" in text, run.output
     assert cpu_probe.read_pidfile(state_dir) is None
 
 
 def test_no_scale_out_is_a_fail_and_the_load_is_still_stopped(scale_test, state_dir):
     run = scale_test(False, scale_test_timeout=3, scale_test_stop=True)
-    text = " ".join(run.out.split())
-    assert run.rc != 0, run.out
-    assert f"FAIL scale-out of {ASG}: desired 1 -> 1" in text and "(timeout 3 s)" in text, run.out
+    text = " ".join(run.output.split())
+    assert run.rc != 0, run.output
+    assert f"FAIL scale-out of {ASG}: desired 1 -> 1" in text and "(timeout 3 s)" in text, run.output
     assert cpu_probe.read_pidfile(state_dir) is None
     assert os.path.exists(state_dir)  # the load had been started there

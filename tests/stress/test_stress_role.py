@@ -14,8 +14,8 @@ def test_load_of_60_percent_is_measured_and_ends_by_itself(stress, state_dir):
     baseline = cpu_probe.idle_baseline(1.0)
     # Real-time workers: other engineers' tests share these cores (see cpu_probe's docstring).
     run = stress(stress_cpu_load=60, stress_duration=12, stress_realtime=True)
-    assert run.rc == 0, run.out
-    assert run.changed == 1, run.out
+    assert run.rc == 0, run.output
+    assert run.changed == 1, run.output
     pid, _start, workers, load, duration, began = cpu_probe.read_pidfile(state_dir)
     assert (workers, load, duration) == (NCPU, 60, 12)
     assert len(cpu_probe.group_pids(pid)) == workers + 2  # timeout, stress-ng parent, workers
@@ -40,33 +40,33 @@ def test_load_of_60_percent_is_measured_and_ends_by_itself(stress, state_dir):
     assert cpu_probe.wait_group_gone(pid, remaining + 5), cpu_probe.group_pids(pid)
     assert time.time() - began < duration + 5
     status = stress(stress_state="stopped")
-    assert status.rc == 0 and status.changed == 0, status.out
+    assert status.rc == 0 and status.changed == 0, status.output
 
 
 def test_stop_in_the_middle_ends_the_load_at_once(stress, state_dir):
     run = stress(stress_cpu_load=20, stress_duration=120)
-    assert run.rc == 0 and run.changed == 1, run.out
+    assert run.rc == 0 and run.changed == 1, run.output
     pid = cpu_probe.read_pidfile(state_dir)[0]
     assert cpu_probe.group_pids(pid)
 
     stop = stress(stress_state="stopped")
-    assert stop.rc == 0 and stop.changed == 1, stop.out
+    assert stop.rc == 0 and stop.changed == 1, stop.output
     assert cpu_probe.wait_group_gone(pid, 1.0), cpu_probe.group_pids(pid)
     assert cpu_probe.read_pidfile(state_dir) is None
     again = stress(stress_state="stopped")
-    assert again.rc == 0 and again.changed == 0, again.out
+    assert again.rc == 0 and again.changed == 0, again.output
 
 
 def test_second_start_does_not_double_the_load(stress, state_dir):
     first = stress(stress_cpu_load=20, stress_duration=60, stress_workers=1)
-    assert first.rc == 0 and first.changed == 1, first.out
+    assert first.rc == 0 and first.changed == 1, first.output
     pid = cpu_probe.read_pidfile(state_dir)[0]
     members = sorted(cpu_probe.group_pids(pid))
     assert len(members) == 3
 
     second = stress(stress_cpu_load=20, stress_duration=60, stress_workers=1)
-    assert second.rc == 0 and second.changed == 0, second.out
-    assert "Already running, nothing started" in second.out
+    assert second.rc == 0 and second.changed == 0, second.output
+    assert "Already running, nothing started" in second.output
     assert cpu_probe.read_pidfile(state_dir)[0] == pid
     assert sorted(cpu_probe.group_pids(pid)) == members
     assert _marked_groups(f"TASKMANAGER_STRESS={state_dir}") == {pid}
@@ -87,7 +87,7 @@ def _marked_groups(entry):
 
 def test_wait_blocks_until_the_load_has_ended(stress, state_dir):
     run = stress(stress_cpu_load=20, stress_duration=3, stress_workers=1, stress_wait=True, stress_wait_poll=1)
-    assert run.rc == 0 and run.changed == 1, run.out
+    assert run.rc == 0 and run.changed == 1, run.output
     pid = cpu_probe.read_pidfile(state_dir)[0]
     assert run.seconds >= 3
     assert cpu_probe.wait_group_gone(pid, 1.0), cpu_probe.group_pids(pid)
@@ -107,17 +107,17 @@ def test_wait_blocks_until_the_load_has_ended(stress, state_dir):
 )
 def test_bad_input_is_refused(stress, state_dir, extra_vars, message):
     run = stress(**extra_vars)
-    assert run.rc != 0, run.out
-    assert message in " ".join(run.out.split()), run.out
+    assert run.rc != 0, run.output
+    assert message in " ".join(run.output.split()), run.output
     assert cpu_probe.read_pidfile(state_dir) is None
     assert not (state_dir / "stress.log").exists()
 
 
 def test_long_duration_is_accepted_when_overridden(stress, state_dir):
     run = stress(stress_cpu_load=5, stress_duration=3700, stress_workers=1, stress_allow_long=True)
-    assert run.rc == 0 and run.changed == 1, run.out
+    assert run.rc == 0 and run.changed == 1, run.output
     pid, _start, _workers, _load, duration, _began = cpu_probe.read_pidfile(state_dir)
     assert duration == 3700
     stop = stress(stress_state="stopped")
-    assert stop.rc == 0 and stop.changed == 1, stop.out
+    assert stop.rc == 0 and stop.changed == 1, stop.output
     assert cpu_probe.wait_group_gone(pid, 1.0)

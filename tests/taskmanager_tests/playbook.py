@@ -1,0 +1,98 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ansible-playbook from the repository root, the way a user runs it, and what its output says."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# The virtualenv the suites run in (VENV: .venv, .venv-ansible14, or an absolute path).
+VENV = (REPO / os.environ.get("VENV", ".venv")).resolve()
+VENV_BIN = VENV / "bin"
+RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+ALLOWED_DEPRECATIONS = [
+    re.compile(line)
+    for line in (REPO / "tests/allowed-deprecations.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        """stdout, then stderr."""
+        return self.stdout + self.stderr
+
+    def _recaps(self) -> list[tuple[int, ...]]:
+        found = RECAP.findall(self.output)
+        assert found, f"no PLAY RECAP for localhost in the output (rc={self.rc}):\n{self.output[-3000:]}"
+        return [tuple(int(n) for n in counts) for counts in found]
+
+    @property
+    def ok(self) -> int:
+        return sum(recap[0] for recap in self._recaps())
+
+    @property
+    def changed(self) -> int:
+        """Changed tasks over every PLAY RECAP of the output (an imported playbook prints one each)."""
+        return sum(recap[1] for recap in self._recaps())
+
+    @property
+    def failed(self) -> int:
+        return sum(recap[3] for recap in self._recaps())
+
+    @property
+    def deprecations(self) -> list[str]:
+        """Deprecation warnings printed by the run, except those in tests/allowed-deprecations.txt."""
+        return [
+            line
+            for line in self.output.splitlines()
+            if "[DEPRECATION WARNING]" in line and not any(allowed.search(line) for allowed in ALLOWED_DEPRECATIONS)
+        ]
+
+    def tail(self, characters: int = 4000) -> str:
+        return self.output[-characters:]
+
+
+def run_playbook(
+    playbook: str | Path,
+    *args: str,
+    inventories: tuple[str | Path, ...] = (),
+    extra_vars: dict | None = None,
+    env: dict | None = None,
+    config: Path | None = None,
+    timeout: float = 600,
+) -> PlaybookRun:
+    """``ansible-playbook [-i INVENTORY ...] PLAYBOOK ARGS... [-e JSON]`` from the repository root.
+
+    The environment is this process's, with the repository's ansible.cfg (or ``config``), no
+    colour, the virtualenv first on PATH, then ``env`` on top (an emulator's endpoint, for one)."""
+    command = [str(VENV_BIN / "ansible-playbook")]
+    for inventory in inventories:
+        command += ["-i", str(inventory)]
+    command += [str(playbook), *args]
+    if extra_vars is not None:
+        command += ["-e", json.dumps(extra_vars)]
+    full_env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(config or REPO / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        PATH=f"{VENV_BIN}:{os.environ['PATH']}",
+    )
+    full_env.update(env or {})
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+    return PlaybookRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
