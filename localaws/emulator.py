@@ -50,6 +50,10 @@ the emulator starts, never by editing site-packages, and each has a test in test
     a repository's URI is ``<registry>/<name>`` and GetAuthorizationToken's proxy endpoint is
     ``http://<registry>``, so a client pushes to ``repositoryUri`` with the token's credentials
     exactly as it does on AWS. Without ``LOCAL_AWS_REGISTRY``, moto's answers stand.
+16. CreateLaunchTemplate's own TagSpecifications tag the launch template only (moto also copies
+    them into version 1's LaunchTemplateData, where they are tags for the instances and volumes
+    the template launches; amazon.aws.ec2_launch_template then sees a different version 1 and
+    creates version 2 on every re-run).
 """
 
 from __future__ import annotations
@@ -430,6 +434,7 @@ def apply_fixes(port: int) -> None:
 
     _create_service_keeps_its_settings()
     _launch_template_versions_can_be_deleted()
+    _launch_template_tags_stay_on_the_template()
 
 
 def _create_service_keeps_its_settings() -> None:
@@ -520,6 +525,40 @@ def _launch_template_versions_can_be_deleted() -> None:
     registry = os.environ.get(ENV_REGISTRY)
     if registry:
         _ecr_on_local_registry(registry)
+
+
+def _launch_template_tags_stay_on_the_template() -> None:
+    """Fix 16: the request's TagSpecifications tag the template, not the launched resources."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+    from moto.ec2.utils import parse_user_data
+
+    def create_launch_template(self):
+        data = self._get_param("LaunchTemplateData", {})
+        data["UserData"] = parse_user_data(self._get_param("LaunchTemplateData.UserData"))
+        self.error_on_dryrun()
+        template = self.ec2_backend.create_launch_template(
+            self._get_param("LaunchTemplateName"),
+            self._get_param("VersionDescription"),
+            data,
+            self._parse_tag_specification(),
+        )
+        version = template.default_version()
+        return ActionResult(
+            {
+                "LaunchTemplate": {
+                    "CreateTime": version.create_time,
+                    "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+                    "DefaultVersionNumber": template.default_version_number,
+                    "LatestVersionNumber": version.number,
+                    "LaunchTemplateId": template.id,
+                    "LaunchTemplateName": template.name,
+                    "Tags": template.tags,
+                }
+            }
+        )
+
+    LaunchTemplates.create_launch_template = create_launch_template
 
 
 def _ecr_on_local_registry(registry: str) -> None:

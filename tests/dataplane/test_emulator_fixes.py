@@ -221,6 +221,26 @@ def test_launch_template_versions_can_be_deleted_and_numbers_are_not_reused(emul
     ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
 
 
+def test_a_launch_templates_own_tags_stay_off_its_version_data(emulator):
+    """Fix 16: CreateLaunchTemplate's TagSpecifications tag the template; the version data keeps
+    only the tags it was given for the instances it launches."""
+    ec2 = emulator.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance_tags = {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web"}]}
+    created = ec2.create_launch_template(
+        LaunchTemplateName="fix16",
+        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro", "TagSpecifications": [instance_tags]},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Project", "Value": "fix16"}]}],
+    )["LaunchTemplate"]
+    assert created["Tags"] == [{"Key": "Project", "Value": "fix16"}]
+    described = ec2.describe_launch_templates(LaunchTemplateNames=["fix16"])["LaunchTemplates"][0]
+    assert described["Tags"] == [{"Key": "Project", "Value": "fix16"}]
+    version = ec2.describe_launch_template_versions(LaunchTemplateName="fix16")["LaunchTemplateVersions"][0]
+    assert version["LaunchTemplateData"]["TagSpecifications"] == [instance_tags]
+    assert version["LaunchTemplateData"]["InstanceType"] == "t3.micro"
+    ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
+
+
 def test_rds_endpoints_are_loopback_addresses_with_resource_ids_of_their_own(emulator):
     """Fix 12: an endpoint that reaches a server, one resource ID per instance, gp3's baseline."""
     rds = emulator.client("rds")
