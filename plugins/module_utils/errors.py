@@ -49,3 +49,17 @@ class SSMErrorHandler(AWSErrorHandler):
     @classmethod
     def _is_missing(cls):
         return is_boto3_error_code("ParameterNotFound")
+
+
+class EC2ErrorHandler(AWSErrorHandler):
+    _CUSTOM_EXCEPTION = AnsibleTaskmanagerAWSError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("InvalidInstanceID.NotFound")
+
+
+class ListErrorHandler(AWSErrorHandler):
+    """For listing calls where nothing counts as missing (an empty list is the answer)."""
+
+    _CUSTOM_EXCEPTION = AnsibleTaskmanagerAWSError

@@ -74,14 +74,15 @@ instances:
 
 import re
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError, EC2ErrorHandler
+
+
+@EC2ErrorHandler.list_error_handler("read the console output", {})
+def get_console_output(client, instance_id):
+    """GetConsoleOutput of one instance; {} for an instance that does not exist (any more)."""
+    return client.get_console_output(aws_retry=True, InstanceId=instance_id)
 
 
 def error_lines(text, pattern, limit):
@@ -106,11 +107,9 @@ def main():
     instances = []
     for instance_id in module.params["instance_ids"]:
         try:
-            answer = ec2.get_console_output(aws_retry=True, InstanceId=instance_id)
-        except is_boto3_error_code("InvalidInstanceID.NotFound"):
-            answer = {}
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg=f"Couldn't read the console output of {instance_id}")
+            answer = get_console_output(ec2, instance_id)
+        except AnsibleTaskmanagerAWSError as e:
+            module.fail_json_aws_error(e)
         text = answer.get("Output") or ""  # base64 on the wire; botocore decodes it
         instances.append(
             {

@@ -83,13 +83,9 @@ resources:
       sample: ECS cluster taskmanager-ecs
 """
 
-try:  # noqa: SIM105 (the amazon.aws idiom; AnsibleAWSModule reports a missing botocore)
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError, ListErrorHandler
 
 
 def key_value(tags, key="Key", value="Value"):
@@ -167,6 +163,16 @@ KINDS = {
 }
 
 
+@ListErrorHandler.common_error_handler("list the resources")
+def matching(lister, client, params):
+    """Names of one kind whose tag matches (or that the lister matched otherwise), sorted."""
+    return sorted(
+        name
+        for name, tags in lister(client, params)
+        if tags is None or tags.get(params["tag_key"]) == params["tag_value"]
+    )
+
+
 def find(module, kinds):
     params = module.params
     clients = {}
@@ -176,13 +182,11 @@ def find(module, kinds):
         if service not in clients:
             clients[service] = module.client(service, retry_decorator=AWSRetry.jittered_backoff())
         try:
-            matches = sorted(
-                name
-                for name, tags in lister(clients[service], params)
-                if tags is None or tags.get(params["tag_key"]) == params["tag_value"]
+            matches = matching(lister, clients[service], params)
+        except AnsibleTaskmanagerAWSError as e:
+            module.fail_json_aws_error(
+                AnsibleTaskmanagerAWSError(message=f"Failed to list the {label}s", exception=e.exception)
             )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Couldn't list the {label}s")
         found.extend({"kind": kind, "name": name, "label": f"{label} {name}"} for name in matches)
     return found
 

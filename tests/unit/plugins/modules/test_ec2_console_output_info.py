@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import boto3
 import moto
@@ -56,3 +57,21 @@ def test_reads_console_output_and_never_changes(ec2, capsys):
 def test_bad_pattern_fails_with_its_name(ec2, capsys):
     result = run_module(capsys, instance_ids=["i-0123456789abcdef0"], error_pattern="(")
     assert result["failed"] and "error_pattern" in result["msg"]
+
+
+def test_an_instance_that_does_not_exist_has_no_output(ec2, capsys):
+    result = run_module(capsys, instance_ids=["i-0123456789abcdef0"])
+    assert result["changed"] is False
+    assert result["instances"] == [{"instance_id": "i-0123456789abcdef0", "output": "", "errors": []}]
+
+
+def test_an_unreachable_endpoint_fails_saying_what_was_done(capsys, monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    result = run_module(capsys, instance_ids=["i-0123456789abcdef0"], endpoint_url=f"http://127.0.0.1:{port}")
+    assert result["failed"]
+    assert "Failed to read the console output" in result["msg"]
