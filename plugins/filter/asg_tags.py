@@ -14,7 +14,7 @@ description:
   - Sorted because the module reports a change on every run for tags in another order than AWS returns them.
 options:
   _input:
-    description: The tags, C({key: value}).
+    description: "The tags, C({key: value})."
     type: dict
     required: true
 """
@@ -28,7 +28,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One C({key: value, propagate_at_launch: true}) per tag, sorted by key.
+  description: "One C({key: value, propagate_at_launch: true}) per tag, sorted by key."
   type: list
   elements: dict
 """

@@ -97,7 +97,8 @@ def read_batch(client, names, decrypt):
     if len(names) == 1:
         return [], names
     parts = [read_batch(client, [name], decrypt) for name in names]
-    return [p for found, _ in parts for p in found], [n for _, missing in parts for n in missing]
+    found = [parameter for part in parts for parameter in part[0]]
+    return found, [name for part in parts for name in part[1]]
 
 
 def read_parameters(client, names, decrypt):

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from taskmanager_tests.playbook import REPO, VENV_BIN, PlaybookRun  # noqa: F401 - the tests import them from here
+from taskmanager_tests.playbook import REPO, PlaybookRun
 from taskmanager_tests.playbook import run_playbook as shared_run_playbook
 
-ROOT = REPO
 # A closed port: any AWS call made against it fails with "connection refused".
 NO_AWS = "http://127.0.0.1:9"
 
@@ -27,7 +26,7 @@ def run_playbook(*args: str, endpoint: str, config: Path | None = None, timeout:
     """ansible-playbook with the local inventory against ``endpoint``."""
     return shared_run_playbook(
         *args,
-        inventories=(ROOT / "inventories/local",),
+        inventories=(REPO / "inventories/local",),
         env={"AWS_ENDPOINT_URL": endpoint},
         config=config,
         timeout=timeout,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import ROOT, VENV_BIN, run_playbook
+from conftest import run_playbook
+from taskmanager_tests.playbook import REPO, VENV_BIN
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +14,7 @@ def installed(tmp_path_factory):
     build = tmp_path_factory.mktemp("build")
     dest = tmp_path_factory.mktemp("collections")
     subprocess.run(
-        [str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(build), str(ROOT)],
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(build), str(REPO)],
         check=True,
         capture_output=True,
     )
@@ -40,7 +41,7 @@ def installed(tmp_path_factory):
 
 
 def test_installed_collection_converges_checks_and_tears_down(installed, endpoint):
-    wheel = sorted((ROOT / ".build/dist").glob("taskmanager_webapp-*.whl"))
+    wheel = sorted((REPO / ".build/dist").glob("taskmanager_webapp-*.whl"))
     assert wheel, "run `make webapp-dist` first"
     extra = ("-e", f"artifacts_webapp_package={wheel[-1]}")
 

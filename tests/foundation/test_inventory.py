@@ -14,7 +14,7 @@ import subprocess
 
 import boto3
 import pytest
-from conftest import ROOT, VENV_BIN
+from taskmanager_tests.playbook import REPO, VENV_BIN
 
 REGION = "eu-west-1"
 GROUPS = {"TaskManagerASG": "fleet", "taskmanager-ecs-asg": "ecs"}
@@ -66,7 +66,7 @@ def seen(sources: tuple[str, ...], endpoint: str, **env: str) -> tuple[str, list
         AWS_ENDPOINT_URL=endpoint,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - the emulator's dummy credentials
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         **env,
     )
     groups = "groups.fleet | default([]), groups.asg_taskmanager_ecs_asg | default([])"
@@ -82,7 +82,7 @@ def seen(sources: tuple[str, ...], endpoint: str, **env: str) -> tuple[str, list
             "-a",
             f"msg={what}",
         ],
-        cwd=ROOT,
+        cwd=REPO,
         env=environ,
         capture_output=True,
         text=True,

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN, aws_client
+from conftest import aws_client
+from taskmanager_tests.playbook import REPO, VENV_BIN
 
 PLAYBOOK = Path(__file__).with_name("preflight_cases.yml")
 X25, X33, X65 = "x" * 25, "a" * 33, "r" * 65
@@ -230,13 +231,13 @@ def _run_chunk(
         "ansible_python_interpreter": sys.executable,
         # Only the package case looks for the wheel (a file system check, the slowest one).
         "artifacts_upload_webapp": False,
-        "taskmanager_dist_dir": str(ROOT / ".build/dist"),
+        "taskmanager_dist_dir": str(REPO / ".build/dist"),
     }
     hosts = {_case_host(name): {**base, **variables} for name, variables, _variable in cases}
     inventory.write_text(yaml.safe_dump({"cases": {"hosts": hosts}}))
     env = dict(os.environ)
     env.update(
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
         ANSIBLE_FORKS="4",
         ANSIBLE_NOCOLOR="1",
@@ -245,7 +246,7 @@ def _run_chunk(
     )
     # The stack's static inventory only: inventories/local also holds the fleet's aws_ec2 source,
     # which lists instances (one DescribeInstances) when Ansible loads it, before any play runs.
-    static = ROOT / "inventories/local/hosts.yml"
+    static = REPO / "inventories/local/hosts.yml"
     argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(static), "-i", str(inventory)]
     proc = subprocess_run([*argv, str(playbook)], env)
     report = json.loads(proc.stdout[proc.stdout.index("{") :])
@@ -259,12 +260,12 @@ def _run_chunk(
 
 
 def subprocess_run(argv: list[str], env: dict):
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def emulator_requests() -> int:
     """Requests the emulator has answered so far (one log line each)."""
-    log = ROOT / f".state/local-aws-{os.environ.get('LOCAL_AWS_PORT', '5555')}/moto.log"
+    log = REPO / f".state/local-aws-{os.environ.get('LOCAL_AWS_PORT', '5555')}/moto.log"
     assert log.exists(), f"no emulator log at {log}: run through scripts/test-foundation.sh"
     return sum(1 for line in log.read_text().splitlines() if '"' in line and " HTTP/1.1" in line)
 
@@ -367,8 +368,8 @@ def test_every_argument_spec_option_has_a_rule():
         "image",
         "ecs_ha",
     ):
-        options = yaml.safe_load((ROOT / f"roles/{role}/meta/argument_specs.yml").read_text())["argument_specs"]
-        table = (ROOT / f"roles/{role}/vars/main.yml").read_text()
+        options = yaml.safe_load((REPO / f"roles/{role}/meta/argument_specs.yml").read_text())["argument_specs"]
+        table = (REPO / f"roles/{role}/vars/main.yml").read_text()
         named = {name for entry in re.findall(r"var: \"?([a-z_ /]+)", table) for name in entry.split(" / ")}
         # Names chosen in a template ('artifacts_bucket_name' if ... else ...) and the ECS load
         # balancer's inputs, which the alb table checks under these names (__ecs_ha_alb_var_names).
