@@ -129,8 +129,10 @@ CONTROL = ("good_input", {}, None, None)
 def results(tmp_path_factory):
     """Run every case once, a few at a time (each is a separate ansible-playbook of ~6 s)."""
     cases = [*CASES, CONTROL]
+    # The folders first, in this thread: tmp_path_factory is not thread-safe.
+    folders = [tmp_path_factory.mktemp(case[0]) for case in cases]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = pool.map(lambda case: run_role(case[1], tmp_path_factory.mktemp(case[0])), cases)
+        runs = pool.map(lambda case, folder: run_role(case[1], folder), cases, folders)
         return {case[0]: run for case, run in zip(cases, runs, strict=True)}
 
 
