@@ -82,40 +82,35 @@ BATCH = 10  # GetParameters takes at most ten names a call
 
 @SSMErrorHandler.list_error_handler("read the parameters")
 def get_parameters(client, names, decrypt):
-    """(found parameters, names that do not exist) of one GetParameters call, or None when AWS
-    answers ParameterNotFound (a missing Secrets Manager secret behind /aws/reference/...)."""
-    answer = client.get_parameters(Names=names, WithDecryption=decrypt, aws_retry=True)
-    return answer.get("Parameters", []), answer.get("InvalidParameters", [])
+    """The parameters one GetParameters call finds, or None when AWS answers ParameterNotFound
+    (a missing Secrets Manager secret behind /aws/reference/...)."""
+    return client.get_parameters(Names=names, WithDecryption=decrypt, aws_retry=True).get("Parameters", [])
 
 
 def read_batch(client, names, decrypt):
-    """(found parameters, missing names) of up to ten names. A ParameterNotFound answer fails the
-    whole call, so such a batch is read again name by name."""
-    answer = get_parameters(client, names, decrypt)
-    if answer is not None:
-        return answer
+    """The parameters found among up to ten names. A ParameterNotFound answer fails the whole
+    call, so such a batch is read again name by name."""
+    found = get_parameters(client, names, decrypt)
+    if found is not None:
+        return found
     if len(names) == 1:
-        return [], names
-    parts = [read_batch(client, [name], decrypt) for name in names]
-    found = [parameter for part in parts for parameter in part[0]]
-    return found, [name for part in parts for name in part[1]]
+        return []
+    return [parameter for name in names for parameter in read_batch(client, [name], decrypt)]
 
 
 def read_parameters(client, names, decrypt):
     """Every name once, in batches: ({name: parameter}, [missing names in the order given])."""
     unique = list(dict.fromkeys(names))
-    found, invalid = {}, set()
+    found = {}
     for start in range(0, len(unique), BATCH):
-        parameters, missing = read_batch(client, unique[start : start + BATCH], decrypt)
-        invalid.update(missing)
-        for parameter in parameters:
+        for parameter in read_batch(client, unique[start : start + BATCH], decrypt):
             found[parameter["Name"]] = {
                 "name": parameter["Name"],
                 "type": parameter.get("Type"),
                 "value": parameter.get("Value"),
                 "version": parameter.get("Version"),
             }
-    return found, [name for name in unique if name in invalid or name not in found]
+    return found, [name for name in unique if name not in found]
 
 
 def main():

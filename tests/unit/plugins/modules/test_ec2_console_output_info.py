@@ -5,10 +5,8 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import boto3
-import moto
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
@@ -27,14 +25,8 @@ def test_error_lines():
 
 
 @pytest.fixture
-def ec2(monkeypatch):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with moto.mock_aws():
-        yield boto3.client("ec2", region_name=REGION)
+def ec2(mock_aws_account):
+    return boto3.client("ec2", region_name=REGION)
 
 
 def run_module(capsys, **args):
@@ -65,13 +57,7 @@ def test_an_instance_that_does_not_exist_has_no_output(ec2, capsys):
     assert result["instances"] == [{"instance_id": "i-0123456789abcdef0", "output": "", "errors": []}]
 
 
-def test_an_unreachable_endpoint_fails_saying_what_was_done(capsys, monkeypatch):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    result = run_module(capsys, instance_ids=["i-0123456789abcdef0"], endpoint_url=f"http://127.0.0.1:{port}")
+def test_an_unreachable_endpoint_fails_saying_what_was_done(capsys, closed_endpoint):
+    result = run_module(capsys, instance_ids=["i-0123456789abcdef0"], endpoint_url=closed_endpoint)
     assert result["failed"]
     assert "Failed to read the console output" in result["msg"]

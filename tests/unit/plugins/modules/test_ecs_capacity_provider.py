@@ -12,7 +12,6 @@ import json
 import os
 
 import boto3
-import moto
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
@@ -41,14 +40,8 @@ def run_module(capsys, check_mode=False, diff=False, **args):
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with moto.mock_aws():
-        yield boto3.client("ecs", region_name=REGION)
+def aws(mock_aws_account):
+    return boto3.client("ecs", region_name=REGION)
 
 
 def describe(ecs, name="cp1"):

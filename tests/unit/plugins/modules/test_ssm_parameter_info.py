@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import boto3
-import moto
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
@@ -17,17 +15,11 @@ REGION = "eu-north-1"
 
 
 @pytest.fixture
-def ssm(monkeypatch):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with moto.mock_aws():
-        client = boto3.client("ssm", region_name=REGION)
-        client.put_parameter(Name="/app/plain", Value="ami-0123456789abcdef0", Type="String")
-        client.put_parameter(Name="/app/secret", Value="s3cr3t-value", Type="SecureString")
-        yield client
+def ssm(mock_aws_account):
+    client = boto3.client("ssm", region_name=REGION)
+    client.put_parameter(Name="/app/plain", Value="ami-0123456789abcdef0", Type="String")
+    client.put_parameter(Name="/app/secret", Value="s3cr3t-value", Type="SecureString")
+    return client
 
 
 def run_module(capsys, **args):
@@ -78,13 +70,7 @@ def test_a_missing_secrets_manager_reference_is_missing(ssm, capsys):
     assert list(result["parameters"]) == ["/app/plain"]
 
 
-def test_an_unreachable_endpoint_fails_saying_what_was_done(capsys, monkeypatch):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    result = run_module(capsys, names=["/app/plain"], endpoint_url=f"http://127.0.0.1:{port}")
+def test_an_unreachable_endpoint_fails_saying_what_was_done(capsys, closed_endpoint):
+    result = run_module(capsys, names=["/app/plain"], endpoint_url=closed_endpoint)
     assert result["failed"]
     assert "read the parameters" in result["msg"]
