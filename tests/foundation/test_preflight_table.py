@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import aws_client
-from taskmanager_tests.playbook import REPO, VENV_BIN
+from taskmanager_tests.playbook import REPO, run_playbook
 
 PLAYBOOK = Path(__file__).with_name("preflight_cases.yml")
 X25, X33, X65 = "x" * 25, "a" * 33, "r" * 65
@@ -235,20 +234,13 @@ def _run_chunk(
     }
     hosts = {_case_host(name): {**base, **variables} for name, variables, _variable in cases}
     inventory.write_text(yaml.safe_dump({"cases": {"hosts": hosts}}))
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_FORKS="4",
-        ANSIBLE_NOCOLOR="1",
-        AWS_MAX_ATTEMPTS="1",
-        PATH=f"{VENV_BIN}:{env['PATH']}",
-    )
     # The stack's static inventory only: inventories/local also holds the fleet's aws_ec2 source,
     # which lists instances (one DescribeInstances) when Ansible loads it, before any play runs.
-    static = REPO / "inventories/local/hosts.yml"
-    argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(static), "-i", str(inventory)]
-    proc = subprocess_run([*argv, str(playbook)], env)
+    proc = run_playbook(
+        playbook,
+        inventories=(REPO / "inventories/local/hosts.yml", inventory),
+        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_FORKS": "4", "AWS_MAX_ATTEMPTS": "1"},
+    )
     report = json.loads(proc.stdout[proc.stdout.index("{") :])
     results = {name: {"failed": False, "msg": ""} for name in hosts}
     for play in report["plays"]:
@@ -257,10 +249,6 @@ def _run_chunk(
                 if result.get("failed") and not result.get("skipped"):
                     results[host] = {"failed": True, "msg": str(result.get("msg", ""))}
     return {name: results[_case_host(name)] for name, _variables, _variable in cases}
-
-
-def subprocess_run(argv: list[str], env: dict):
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def emulator_requests() -> int:
