@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 NAIVE = (REPO.parent / "shared" / "baselines" / "naive-playbook").resolve()
 BIN = REPO / os.environ.get("VENV", ".venv") / "bin"
 GOALS = {"converge": 0.8, "re-run": 0.5, "teardown": 0.8}
-RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+# Every host's line: site.yml runs on localhost and on a controller host per stack (playbooks/stacks.yml).
+RECAP = re.compile(r"^[\w.-]+\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def local_aws(port: int, *args: str) -> None:

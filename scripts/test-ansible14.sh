@@ -105,7 +105,9 @@ playbook() {
   local log=${LOGS}/${name}.log rc=0
   ansible-playbook -i inventories/local "$@" >"${log}" 2>&1 || rc=$?
   local recap
-  recap=$(grep -E '^localhost +: ok=' "${log}" | tail -n 1 | tr -s ' ')
+  # Every host's line summed: site.yml runs on localhost and a controller host per stack.
+  recap=$(grep -E '^[[:alnum:]_.-]+ +: ok=' "${log}" | awk '{for (i = 3; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2] }}
+    END { if (NR) printf "ok=%d changed=%d unreachable=%d failed=%d", sum["ok"], sum["changed"], sum["unreachable"], sum["failed"] }')
   echo "   ${name}: ${recap:-no recap} (rc ${rc})"
   if [[ ${rc} != 0 ]]; then
     tail -n 60 "${log}" >&2

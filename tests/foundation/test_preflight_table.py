@@ -190,6 +190,7 @@ REGION_CASES = [
 # Every spelling of a boolean that Ansible users type, from YAML and from key=value -e: accepted.
 BOOLEAN_FORMS = [True, False, "true", "True", "yes", "1", "false", "False", "no", "0"]
 BOOLEAN_INPUTS = [
+    "database_access_purge_rules",
     "taskmanager_build_fleet",
     "taskmanager_build_ecs",
     "artifacts_versioning",
