@@ -41,18 +41,40 @@ def role_options() -> dict[str, tuple[str, dict]]:
     return options
 
 
+INCLUDES = ("ansible.builtin.include_tasks", "ansible.builtin.import_tasks", "include_tasks", "import_tasks")
+
+
+def included_task_files(tasks: list | None, base: Path) -> list[Path]:
+    """The task files that these tasks include or import (blocks searched), relative to base."""
+    found = []
+    for task in tasks or []:
+        for key in ("block", "rescue", "always"):
+            found += included_task_files(task.get(key), base)
+        for key in INCLUDES:
+            target = task.get(key)
+            target = target.get("file") if isinstance(target, dict) else target
+            if target and "{{" not in target:
+                found.append((base / target).resolve())
+    return found
+
+
 def playbook_tree(playbook: Path) -> list[Path]:
-    """The playbook and every playbook it imports, recursively."""
+    """The playbook, every playbook it imports and every task file its plays include, recursively."""
     files, todo = [], [playbook]
     while todo:
         path = todo.pop()
         if path in files:
             continue
         files.append(path)
-        for play in load_yaml(path) or []:
-            target = play.get("ansible.builtin.import_playbook") or play.get("import_playbook")
+        for item in load_yaml(path) or []:
+            target = item.get("ansible.builtin.import_playbook") or item.get("import_playbook")
             if target:
                 todo.append((path.parent / target).resolve())
+            elif "hosts" in item:
+                for section in ("pre_tasks", "tasks", "post_tasks", "handlers"):
+                    todo += included_task_files(item.get(section), path.parent)
+            else:  # a task file
+                todo += included_task_files([item], path.parent)
     return files
 
 
