@@ -1,13 +1,22 @@
-"""The whole site.yml on the emulator, typed the way a demanding user types it.
+"""The whole site.yml on the emulator, typed the way a demanding user types it, on your own VPC.
 
-1. `site.yml --check` on an empty account passes and creates nothing.
-2. The foundation alone (`--tags foundation`) with non-default names.
-3. site.yml with every alb_* given as key=value extra vars (they must steer the fleet's load
-   balancer only: the ECS service keeps its own load balancer, target group and security group),
-   non-default names for every role, key=value booleans and scale-in protection on the first
-   create. A second run and a `--tags fleet` run report changed=0 (that one looks the foundation
-   up and builds none of it).
-4. playbooks/teardown.yml with the same -e removes everything (its audit passes).
+One stack serves every step (a full converge is the expensive part of this suite):
+
+1. `site.yml --check` on an empty account passes and creates nothing (with non-default names:
+   the VPC it would build is named after taskmanager_name).
+2. A VPC with two public subnets is made with boto3, as a user would have it.
+3. site.yml on it with every alb_* given as key=value extra vars (they must steer the fleet's
+   load balancer only: the ECS service keeps its own load balancer, target group and security
+   group), non-default names for every role, key=value booleans and scale-in protection on the
+   first create. Both stacks and every security group are in your VPC and subnets, and the
+   collection builds no network of its own.
+4. After a scale-out to 3 (what the target tracking policy does under load, done through the
+   API), a re-run keeps desired at 3, and its one change is the scale-in protection of the two
+   new instances (the rest of the stack, every alb_* included, reports no change);
+   `--tags fleet` with autoscaling_reset_desired_capacity=true looks the foundation and your
+   network up (builds none of it) and brings it back to 1.
+5. playbooks/teardown.yml with the same -e removes everything (its audit passes) and leaves your
+   VPC and subnets in place.
 """
 
 from __future__ import annotations
@@ -74,20 +83,65 @@ def ok(run, what: str) -> int:
     return run.changed
 
 
-def test_whole_stack_with_every_alb_variable_and_other_names(aws):
-    assert not aws.elbv2.describe_load_balancers()["LoadBalancers"], "the emulator must start without load balancers"
-    names = extra_vars(NAMES)
+def changed_tasks(output: str) -> list[str]:
+    """The names of the tasks that reported a change, in order."""
+    names, task = [], None
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK [") : line.rindex("]")]
+        elif line.startswith("changed: ") and task not in names:
+            names.append(task)
+    return names
 
-    check = run_playbook("site.yml", *INVENTORY, "--check", *names)
+
+def _desired(aws) -> int:
+    group = aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["TmxASG"])
+    return group["AutoScalingGroups"][0]["DesiredCapacity"]
+
+
+@pytest.fixture
+def empty_account(aws):
+    """site.yml --check on the empty account: it passes and creates nothing."""
+    assert not aws.elbv2.describe_load_balancers()["LoadBalancers"], "the emulator must start without load balancers"
+    check = run_playbook("site.yml", *INVENTORY, "--check", *extra_vars(NAMES))
     ok(check, "site.yml --check on an empty account")
     assert "Check mode: the VPC tmx-vpc" in check.output
     assert not aws.ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["tmx-vpc"]}])["Vpcs"]
 
-    ok(run_playbook("site.yml", *INVENTORY, "--tags", "foundation", *names), "--tags foundation")
-    vpc = aws.ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["tmx-vpc"]}])["Vpcs"][0]["VpcId"]
-    subnets = aws.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+
+@pytest.fixture
+def own_network(aws, empty_account):
+    """Your VPC: an internet gateway, a public route table and one public subnet in each of 2 AZs."""
+    ec2 = aws.ec2
+    vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    subnets = []
+    for index, az in enumerate(["eu-north-1a", "eu-north-1b"]):
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.70.{index + 1}.0/24", AvailabilityZone=az)["Subnet"]
+        ec2.modify_subnet_attribute(SubnetId=subnet["SubnetId"], MapPublicIpOnLaunch={"Value": True})
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet["SubnetId"])
+        subnets.append(subnet["SubnetId"])
+    yield {"network_vpc_id": vpc, "network_public_subnet_ids": subnets}
+    for association in ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Associations"]:
+        ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+    for subnet in subnets:
+        ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_route_table(RouteTableId=table)
+    ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    ec2.delete_internet_gateway(InternetGatewayId=igw)
+    ec2.delete_vpc(VpcId=vpc)
+
+
+def test_whole_stack_on_your_network_with_every_alb_variable_and_other_names(aws, own_network):
+    names = extra_vars(NAMES)
+    vpc, subnet_ids = own_network["network_vpc_id"], own_network["network_public_subnet_ids"]
+    subnets = aws.ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
     subnets.sort(key=lambda subnet: subnet["AvailabilityZone"])
     ids = {
+        **own_network,
         "alb_vpc_id": vpc,
         "alb_subnet_ids": [s["SubnetId"] for s in subnets],
         "alb_subnet_availability_zones": [s["AvailabilityZone"] for s in subnets],
@@ -96,7 +150,9 @@ def test_whole_stack_with_every_alb_variable_and_other_names(aws):
     }
     every = [*names, *extra_vars(ALB), "-e", json.dumps(ids)]
     try:
-        ok(run_playbook("site.yml", *INVENTORY, *every), "site.yml with every alb_*")
+        ok(run_playbook("site.yml", *INVENTORY, *every), "site.yml with every alb_* on your network")
+        # No network of the collection's own: both stacks are in your VPC and subnets.
+        assert not aws.ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["tmx-vpc"]}])["Vpcs"]
 
         lbs = {lb["LoadBalancerName"]: lb for lb in aws.elbv2.describe_load_balancers()["LoadBalancers"]}
         assert sorted(lbs) == ["fleet-lb", "tmx-ecs-alb"]
@@ -116,13 +172,32 @@ def test_whole_stack_with_every_alb_variable_and_other_names(aws):
         }
         assert groups[lbs["fleet-lb"]["SecurityGroups"][0]] == "fleet-lb-sg"
         assert groups[lbs["tmx-ecs-alb"]["SecurityGroups"][0]] == "tmx-ecs-alb-sg"
+        assert {"TmxWebSG", "fleet-lb-sg", "tmx-ecs-alb-sg", "tmx-db-sg"} <= set(groups.values())
+        for lb in lbs.values():
+            assert lb["VpcId"] == vpc
+            assert sorted(zone["SubnetId"] for zone in lb["AvailabilityZones"]) == sorted(subnet_ids)
         group = aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["TmxASG"])["AutoScalingGroups"][0]
+        assert sorted(group["VPCZoneIdentifier"].split(",")) == sorted(subnet_ids)
         assert group["Instances"] and all(i["ProtectedFromScaleIn"] for i in group["Instances"])
 
-        assert ok(run_playbook("site.yml", *INVENTORY, *every), "the second run") == 0
-        tags_fleet = run_playbook("site.yml", *INVENTORY, "--tags", "fleet", *every)
-        assert ok(tags_fleet, "--tags fleet") == 0
-        # The foundation is looked up (read only), not built again.
+        # A re-run does not fight the autoscaler: desired stays where target tracking put it, and
+        # the one change is the protection of the two new instances (autoscaling_scale_in_protection
+        # protects the group's current instances).
+        assert _desired(aws) == 1
+        aws.autoscaling.set_desired_capacity(AutoScalingGroupName="TmxASG", DesiredCapacity=3)
+        again = run_playbook("site.yml", *INVENTORY, *every)
+        ok(again, "the second run")
+        protect = "taskmanager.aws.autoscaling : Protect the group's instances from scale-in"
+        assert changed_tasks(again.output) == [protect], again.tail(6000)
+        assert _desired(aws) == 3
+        group = aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["TmxASG"])["AutoScalingGroups"][0]
+        assert len(group["Instances"]) == 3 and all(i["ProtectedFromScaleIn"] for i in group["Instances"])
+
+        reset = ("-e", "autoscaling_reset_desired_capacity=true")
+        tags_fleet = run_playbook("site.yml", *INVENTORY, "--tags", "fleet", *every, *reset)
+        ok(tags_fleet, "--tags fleet")
+        assert _desired(aws) == 1
+        # The foundation and your network are looked up (read only), not built again.
         assert "TASK [taskmanager.aws.network : Find the VPC]" in tags_fleet.output
         assert "TASK [taskmanager.aws.iam : Find the instance profile and its role]" in tags_fleet.output
         for builder in ("network : Create the VPC", "iam : Create the instance role", "artifacts : Create the private"):
@@ -133,3 +208,7 @@ def test_whole_stack_with_every_alb_variable_and_other_names(aws):
     assert "Audit clean" in teardown.output
     assert not aws.elbv2.describe_load_balancers()["LoadBalancers"]
     assert not aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["TmxASG"])["AutoScalingGroups"]
+    # Yours stays: the VPC and both subnets.
+    assert aws.ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]
+    left = aws.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    assert sorted(s["SubnetId"] for s in left) == sorted(subnet_ids)
