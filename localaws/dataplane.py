@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .ecs import EcsAgent
 from .emulator import port_octet
 from .haproxy import Backend, Frontend, HAProxy, HealthCheck, Server, safe
-from .instances import Instance, unpack_wheel
+from .instances import CGroup, Instance, unpack_wheel
 from .metrics import Metrics
 from .rds import Databases
 from .scaling import Scaling
@@ -188,6 +188,8 @@ class DataPlane:
         for instance in list(self.instances.values()):
             instance.stop()
         self.instances.clear()
+        # The folder that held the instances' cgroups (one per hierarchy) goes with them.
+        CGroup(f"localaws-{self.emulator_port}").remove()
         self.haproxy.stop()
         (self.state_dir / HEALTH_FILE).unlink(missing_ok=True)
         status = read_json(self.state_dir / STATUS_FILE, {})

@@ -453,3 +453,7 @@ def test_stopping_the_emulator_ends_every_data_plane_process(stack):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    # Nor any cgroup of its instances, in any hierarchy.
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/localaws-{stack.port}")) + list(
+        Path("/sys/fs/cgroup").glob(f"localaws-{stack.port}")
+    )
