@@ -66,6 +66,6 @@ def test_bad_input_fails_before_any_aws_call(aws, results, case):
     assert variable in output, output
     # It failed in a check (argument spec or validate.yml) and nothing changed before it:
     # playbooks/fleet.yml checks all three roles' input first; the roles themselves never started.
-    assert "TASK [Create or update the launch template]" not in output, output
+    assert "TASK [Create or update the fleet's security group]" not in output, output
     assert "changed: [localhost]" not in output and " changed=0 " in output, output
     assert not any(fleet_resources(aws).values())
