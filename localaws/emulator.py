@@ -54,6 +54,13 @@ the emulator starts, never by editing site-packages, and each has a test in test
     them into version 1's LaunchTemplateData, where they are tags for the instances and volumes
     the template launches; amazon.aws.ec2_launch_template then sees a different version 1 and
     creates version 2 on every re-run).
+17. A latency profile (``LOCAL_AWS_LATENCY``, off by default): a new application load balancer
+    stays ``provisioning`` for ``alb`` seconds (moto makes it ``active`` at the first describe), and
+    its targets are ``initial`` (``Elb.RegistrationInProgress``) until then; a new RDS instance stays
+    ``creating`` for ``rds`` seconds (then ``available``, or what fix 12 says with a data plane).
+    ``LOCAL_AWS_LATENCY=aws`` takes typical times on AWS (:data:`TYPICAL_LATENCY`) divided by
+    ``LOCAL_AWS_TIME_SCALE``; ``alb=45,rds=120`` gives the seconds. It shows what a playbook's waits
+    cost and whether they overlap (``bench/converge_bench.py``), without an AWS account.
 """
 
 from __future__ import annotations
@@ -64,11 +71,45 @@ import os
 import secrets
 import string
 import sys
+import time
 import zlib
 from collections import Counter
 
 ENV_HEALTH_FILE = "LOCAL_AWS_HEALTH_FILE"
 ENV_REGISTRY = "LOCAL_AWS_REGISTRY"
+ENV_LATENCY = "LOCAL_AWS_LATENCY"
+
+# Fix 17's profile "aws": typical seconds from a create call to a usable resource. AWS documents no
+# figure ("a few minutes"); its SDK waiters poll a load balancer every 15 s for up to 10 minutes and
+# an RDS instance every 30 s for up to 30 minutes. Commonly observed: an ALB provisions in about 3
+# minutes; an RDS instance creates in 5-10 minutes single-AZ and 10-20 Multi-AZ (the database
+# role's default, docs/database.md): 15 here.
+TYPICAL_LATENCY = {"alb": 180.0, "rds": 900.0}
+
+
+def latency_profile(text: str | None, time_scale: float = 1.0) -> dict[str, float]:
+    """Fix 17's profile from LOCAL_AWS_LATENCY: '' (off), 'aws' (TYPICAL_LATENCY / time_scale) or
+    'alb=45,rds=120' (seconds). A kind it does not know or a bad number is a ValueError."""
+    text = (text or "").strip()
+    if not text:
+        return {}
+    if text == "aws":
+        return {kind: seconds / time_scale for kind, seconds in TYPICAL_LATENCY.items()}
+    profile = {}
+    for item in text.split(","):
+        kind, _sep, value = item.partition("=")
+        kind = kind.strip()
+        if kind not in TYPICAL_LATENCY:
+            raise ValueError(f"{ENV_LATENCY}: unknown kind {kind!r} in {text!r} (known: {', '.join(TYPICAL_LATENCY)})")
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ValueError(f"{ENV_LATENCY}: {kind} needs a number of seconds, not {value!r}") from None
+        if not 0 <= seconds <= 3600:
+            raise ValueError(f"{ENV_LATENCY}: {kind}={value} is not between 0 and 3600 seconds")
+        profile[kind] = seconds
+    return profile
+
 
 # DescribeLoadBalancerAttributes of a new application load balancer on AWS (fix 9).
 ALB_DEFAULT_ATTRIBUTES = {
@@ -435,6 +476,80 @@ def apply_fixes(port: int) -> None:
     _create_service_keeps_its_settings()
     _launch_template_versions_can_be_deleted()
     _launch_template_tags_stay_on_the_template()
+    # 17. Slow resources take their time (after fixes 4 and 12, whose answers it delays).
+    scale = float(os.environ.get("LOCAL_AWS_TIME_SCALE") or 1)
+    _latency(latency_profile(os.environ.get(ENV_LATENCY), scale))
+
+
+def _latency(profile: dict[str, float]) -> None:
+    """Fix 17: a new ALB provisions for profile['alb'] s, a new RDS instance creates for profile['rds'] s."""
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeLoadBalancer
+    from moto.rds.models import RDSBackend
+
+    def young(resource, seconds: float) -> bool:
+        return time.monotonic() - getattr(resource, "localaws_created", float("-inf")) < seconds
+
+    def stamped(original):
+        def create(self, *args, **kwargs):
+            resource = original(self, *args, **kwargs)
+            resource.localaws_created = time.monotonic()
+            return resource
+
+        return create
+
+    alb = profile.get("alb", 0)
+    if alb:
+        ELBv2Backend.create_load_balancer = stamped(ELBv2Backend.create_load_balancer)
+        original_activate = FakeLoadBalancer.activate
+
+        def activate(self):
+            if not (self.type == "application" and young(self, alb)):
+                original_activate(self)
+
+        FakeLoadBalancer.activate = activate
+        original_health = ELBv2Backend.describe_target_health
+
+        def describe_target_health(self, target_group_arn, targets):
+            answers = original_health(self, target_group_arn, targets)
+            group = self.target_groups.get(target_group_arn)
+            balancers = [self.load_balancers.get(arn) for arn in (group.load_balancer_arns if group else [])]
+            if not any(lb is not None and lb.type == "application" and young(lb, alb) for lb in balancers):
+                return answers
+            return [
+                answer
+                if answer.status in ("unused", "draining", "unavailable")
+                else FakeHealthStatus(
+                    answer.instance_id,
+                    answer.port,
+                    answer.health_check_port,
+                    "initial",
+                    "Elb.RegistrationInProgress",
+                    "Target registration is in progress",
+                )
+                for answer in answers
+            ]
+
+        ELBv2Backend.describe_target_health = describe_target_health
+
+    rds = profile.get("rds", 0)
+    if rds:
+        RDSBackend.create_db_instance = stamped(RDSBackend.create_db_instance)
+        original_describe = RDSBackend.describe_db_instances
+
+        def describe_db_instances(self, *args, **kwargs):
+            # Back to the answer without the profile first (moto's, or fix 12's, which runs next).
+            for db in self.databases.values():
+                if getattr(db, "localaws_held", False):
+                    db.localaws_held = False
+                    if db.status == "creating":
+                        db.status = "available"
+            databases = original_describe(self, *args, **kwargs)
+            for db in databases:
+                if db.status == "available" and young(db, rds):
+                    db.status, db.localaws_held = "creating", True
+            return databases
+
+        RDSBackend.describe_db_instances = describe_db_instances
 
 
 def _create_service_keeps_its_settings() -> None:
@@ -593,7 +708,10 @@ def main(argv: list[str] | None = None) -> None:
         if flag in argv:
             port = int(argv[argv.index(flag) + 1])
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    apply_fixes(port)
+    try:
+        apply_fixes(port)
+    except ValueError as exc:  # a bad LOCAL_AWS_LATENCY
+        sys.exit(f"localaws.emulator: {exc}")
     from moto.server import main as moto_main
 
     moto_main(argv)

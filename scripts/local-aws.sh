@@ -11,6 +11,8 @@
 # emulator started by this project on that port is reused; a port held by anything else is
 # refused. LOCAL_AWS_DATAPLANE=off starts the emulator alone (configuration-only tests);
 # LOCAL_AWS_TIME_SCALE=N divides every data-plane interval by N (tests, demos).
+# LOCAL_AWS_LATENCY=aws (typical AWS times / LOCAL_AWS_TIME_SCALE) or alb=S,rds=S makes new load
+# balancers provision and new RDS instances create for that long (emulator fix 17).
 # ECR's registry is a local registry (Debian's docker-registry, localaws/registry.py) on
 # 127.<port octet>.253.1, port LOCAL_AWS_REGISTRY_PORT (default 80: a repository URI without a
 # port, as ECR's), started and stopped with the emulator (with or without the data plane).
@@ -197,6 +199,7 @@ start() {
     return 1
   fi
   echo "local AWS emulator started: ${URL} (pid $(<"${PID_FILE}"), log ${LOG_FILE})"
+  [[ -z ${LOCAL_AWS_LATENCY:-} ]] || echo "latency profile (emulator fix 17): ${LOCAL_AWS_LATENCY}, time scale ${LOCAL_AWS_TIME_SCALE:-1}"
   [[ ${DATAPLANE} == off ]] || start_dataplane
 }
 

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections import Counter
 
 import pytest
+from taskmanager_tests.emulator import start_local_aws
 
 from localaws.emulator import database_address, load_balancer_address, port_octet
 
@@ -293,3 +296,61 @@ def test_capacity_providers_are_listed_without_names(emulator):
     finally:
         ecs.delete_capacity_provider(capacityProvider="cp-list-test")
     assert "cp-list-test" not in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
+
+
+@pytest.fixture(scope="module")
+def slow_emulator():
+    """The emulator alone with a latency profile (fix 17): ALBs provision for 4 s, RDS creates for 5 s."""
+    local = start_local_aws(int(os.environ.get("DATAPLANE_SLOW_PORT", "5019")), dataplane=False, latency="alb=4,rds=5")
+    yield local
+    local.script("stop")
+
+
+def test_with_a_latency_profile_load_balancers_and_databases_take_their_time(slow_emulator):
+    """Fix 17: provisioning (targets initial) for 4 s, then active (moto's healthy); creating for 5 s."""
+    ec2, elbv2, rds = (slow_emulator.client(name) for name in ("ec2", "elbv2", "rds"))
+    vpc = ec2.create_vpc(CidrBlock="10.43.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.43.{n}.0/24", AvailabilityZone=f"eu-north-1{zone}")
+        for n, zone in ((1, "a"), (2, "b"))
+    ]
+    subnets = [subnet["Subnet"]["SubnetId"] for subnet in subnets]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]
+    created = time.monotonic()  # before both creates: what is seen before created + 4 s is young
+    lb = elbv2.create_load_balancer(Name="slow-lb", Subnets=subnets)["LoadBalancers"][0]
+    lb_created = time.monotonic()  # after its create: what is seen after lb_created + 4 s is not
+    rds.create_db_instance(
+        DBInstanceIdentifier="slow-db",
+        Engine="mysql",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin1",
+        MasterUserPassword="not-printed-anywhere",
+    )
+    db_created = time.monotonic()
+    group = elbv2.create_target_group(Name="slow-tg", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": instance["InstanceId"], "Port": 80}])
+
+    def seen():
+        state = elbv2.describe_load_balancers(Names=["slow-lb"])["LoadBalancers"][0]["State"]["Code"]
+        (health,) = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+        db = rds.describe_db_instances(DBInstanceIdentifier="slow-db")["DBInstances"][0]["DBInstanceStatus"]
+        return state, health["TargetHealth"]["State"], db
+
+    early = seen()
+    assert time.monotonic() - created < 3.5, "the calls above took too long to see the profile"
+    assert early == ("provisioning", "initial", "creating")
+    time.sleep(max(0.0, lb_created + 4.1 - time.monotonic()))
+    assert seen()[:2] == ("active", "healthy")
+    time.sleep(max(0.0, db_created + 5.1 - time.monotonic()))
+    assert seen() == ("active", "healthy", "available")
+    assert seen()[2] == "available"  # and it stays so
+    rds.delete_db_instance(DBInstanceIdentifier="slow-db", SkipFinalSnapshot=True)
+    elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])

@@ -9,7 +9,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from localaws.emulator import load_balancer_address
+import pytest
+
+from localaws.emulator import TYPICAL_LATENCY, latency_profile, load_balancer_address
 from localaws.haproxy import Backend, Frontend, HealthCheck, Paths, Server, matcher_regex, render
 from localaws.instances import decode_user_data, instance_address, parse_env
 
@@ -60,3 +62,13 @@ def test_rendered_configuration_is_valid_and_new_targets_start_out_of_rotation(t
     config.write_text(text)
     checked = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_the_latency_profile_is_off_typical_or_given_and_refuses_what_it_does_not_know():
+    assert latency_profile("") == latency_profile(None) == {}
+    assert latency_profile("aws") == TYPICAL_LATENCY
+    assert latency_profile("aws", time_scale=4) == {kind: seconds / 4 for kind, seconds in TYPICAL_LATENCY.items()}
+    assert latency_profile("alb=45, rds=120") == {"alb": 45.0, "rds": 120.0}
+    for bad, message in (("elb=3", "unknown kind 'elb'"), ("rds=soon", "rds needs a number"), ("alb=-1", "between")):
+        with pytest.raises(ValueError, match=message):
+            latency_profile(bad)

@@ -69,14 +69,16 @@ class LocalAWS:
         return run_playbook(playbook, *args, inventories=inventories, env=self.env, timeout=timeout, **kwargs)
 
 
-def start_local_aws(port: int, dataplane: bool, time_scale: float = 1.0) -> LocalAWS:
-    """A fresh emulator on ``port`` (one left there by an interrupted run is stopped first)."""
+def start_local_aws(port: int, dataplane: bool, time_scale: float = 1.0, latency: str = "") -> LocalAWS:
+    """A fresh emulator on ``port`` (one left there by an interrupted run is stopped first);
+    ``latency``: the emulator's latency profile (LOCAL_AWS_LATENCY, fix 17), off by default."""
     env = dict(
         os.environ,
         VENV=str(VENV),
         LOCAL_AWS_PORT=str(port),
         LOCAL_AWS_DATAPLANE="on" if dataplane else "off",
         LOCAL_AWS_TIME_SCALE=str(time_scale),
+        LOCAL_AWS_LATENCY=latency,
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
         AWS_REGION=REGION,
         AWS_DEFAULT_REGION=REGION,
