@@ -3,16 +3,19 @@
 # community.aws 11 on Python 3.12, from requirements/ansible14.txt (`make venv ANSIBLE_LINE=14`).
 # Only what can differ from the default line (ansible 12.3 / 2.19), which every other gate covers:
 #
-#   1. the built tarball: galaxy-importer passes (tests/sanity/galaxy-importer.cfg), and
-#      `ansible-galaxy collection install --offline` resolves its dependencies against the
-#      amazon.aws 11 and community.aws 11 already installed, installing nothing else;
+#   1. the built tarball: `ansible-galaxy collection install --offline` resolves its
+#      dependencies against the amazon.aws 11 and community.aws 11 already installed, installing
+#      nothing else, and galaxy-importer passes (tests/sanity/galaxy-importer.cfg);
 #   2. ansible-test sanity on 2.21, only the tests whose result depends on the ansible-core or
 #      Python version (the text and style checks are the same code on both lines and run in
 #      `make sanity` and `make lint`), and ansible-test units;
-#   3. site.yml on its own emulator: converge, re-run with changed=0, teardown ending in
-#      "Audit clean"; no run may print a deprecation warning not in tests/allowed-deprecations.txt.
+#   3. the installed collection's site.yml (only the installed copy on the collections path) on
+#      its own emulator: converge, re-run with changed=0, teardown ending in "Audit clean"; no run
+#      may print a deprecation warning not in tests/allowed-deprecations.txt. What a user installs
+#      from the tarball builds the whole stack.
 #
-# Steps 1 and 2 run in the background beside step 3, the longest (~3 min on an idle machine).
+# The install comes first; galaxy-importer and step 2 run in the background beside step 3, the
+# longest (~3 min on an idle machine).
 #   ANSIBLE14_AWS_PORT (default 5015) picks the emulator port.
 set -euo pipefail
 
@@ -53,22 +56,15 @@ step() {
 }
 
 # ---------------------------------------------------------------- 1. the tarball
-tarball_checks() {
-  local out=${LOGS}/collections
+# Where it is installed, beside the user's amazon.aws 11 and community.aws 11 (step 3 runs it).
+COLLECTIONS=${LOGS}/collections
+
+tarball_install() {
+  local out=${COLLECTIONS}
   mkdir -p "${out}/ansible_collections/amazon" "${out}/ansible_collections/community"
   ansible-galaxy collection build --output-path "${LOGS}" "${ROOT}" >/dev/null
   local tarball
   tarball=$(compgen -G "${LOGS}/taskmanager-aws-*.tar.gz")
-
-  # From the log folder: galaxy-importer writes importer_result.json into the current one.
-  (cd "${LOGS}" && GALAXY_IMPORTER_CONFIG=${ROOT}/tests/sanity/galaxy-importer.cfg \
-    python -m galaxy_importer.main "${tarball}" >"${LOGS}/galaxy-importer.log" 2>&1) ||
-    { cat "${LOGS}/galaxy-importer.log" >&2; return 1; }
-  if grep -E '^(WARNING|ERROR)' "${LOGS}/galaxy-importer.log" >&2; then
-    echo "galaxy-importer warned (each warning is fixed or explained in tests/sanity/README.md)" >&2
-    return 1
-  fi
-  echo "   galaxy-importer: $(tail -n 1 "${LOGS}/galaxy-importer.log")"
 
   # The user's collections: amazon.aws 11 and community.aws 11, as the ansible package ships them.
   local site
@@ -89,6 +85,20 @@ print(next(p for p in c.__path__ if os.path.isdir(os.path.join(p, "amazon", "aws
   [[ $(wc -l <<<"${reused}") == 2 ]] ||
     { echo "the install did not reuse amazon.aws 11 and community.aws 11:" >&2; cat "${LOGS}/install.log" >&2; return 1; }
   while IFS= read -r line; do echo "   ${line}"; done <<<"${reused}"
+}
+
+galaxy_importer() {
+  local tarball
+  tarball=$(compgen -G "${LOGS}/taskmanager-aws-*.tar.gz")
+  # From the log folder: galaxy-importer writes importer_result.json into the current one.
+  (cd "${LOGS}" && GALAXY_IMPORTER_CONFIG=${ROOT}/tests/sanity/galaxy-importer.cfg \
+    python -m galaxy_importer.main "${tarball}" >"${LOGS}/galaxy-importer.log" 2>&1) ||
+    { cat "${LOGS}/galaxy-importer.log" >&2; return 1; }
+  if grep -E '^(WARNING|ERROR)' "${LOGS}/galaxy-importer.log" >&2; then
+    echo "galaxy-importer warned (each warning is fixed or explained in tests/sanity/README.md)" >&2
+    return 1
+  fi
+  echo "   galaxy-importer: $(tail -n 1 "${LOGS}/galaxy-importer.log")"
 }
 
 # ---------------------------------------------------------------- 2. ansible-test on 2.21
@@ -125,13 +135,19 @@ playbook() {
 }
 
 site_lifecycle() {
-  # As `make demo` runs it (the web app wheel comes from `make webapp-dist`). The emulator alone
-  # runs no ECS task, so the ECS service is never steady: its wait is the data plane's to test
-  # (tests/dataplane/test_image.py). The image is built (or taken from buildah's cache) and pushed.
-  playbook converge site.yml -e ecs_ha_wait_steady=false
-  playbook rerun site.yml -e ecs_ha_wait_steady=false
+  # The installed collection's playbooks, with only the installed copy on the collections path,
+  # on this checkout's inventory (the web app wheel comes from `make webapp-dist`, in .build/dist).
+  # The emulator alone runs no ECS task, so the ECS service is never steady: its wait is the data
+  # plane's to test (tests/dataplane/test_image.py). The image is built (or taken from buildah's
+  # cache) and pushed.
+  local installed=${COLLECTIONS}/ansible_collections/taskmanager/aws
+  export ANSIBLE_COLLECTIONS_PATH=${COLLECTIONS}
+  playbook converge "${installed}/site.yml" -e ecs_ha_wait_steady=false
+  grep -q "${installed}/roles/network" "${LOGS}/converge.log" ||
+    { echo "the converge did not run the installed collection's roles (${installed})" >&2; return 1; }
+  playbook rerun "${installed}/site.yml" -e ecs_ha_wait_steady=false
   [[ ${LAST_CHANGED} == 0 ]] || { echo "the re-run of site.yml changed ${LAST_CHANGED} things" >&2; return 1; }
-  playbook teardown playbooks/teardown.yml
+  playbook teardown "${installed}/playbooks/teardown.yml"
   grep -q "Audit clean" "${LOGS}/teardown.log" || { echo "teardown did not end with 'Audit clean'" >&2; return 1; }
 }
 
@@ -142,21 +158,22 @@ fi
 VENV=${VENV} scripts/local-aws.sh start
 started=1
 
+step install tarball_install
 # A function, not `a && b`: errexit must stay on inside both steps.
 checks() {
-  step tarball tarball_checks
+  step galaxy-importer galaxy_importer
   step ansible-test ansible_test
 }
 checks >"${LOGS}/checks.log" 2>&1 &
 checks_pid=$!
 step site site_lifecycle
-echo "== tarball and ansible-test (run beside site.yml; log ${LOGS}/checks.log)"
+echo "== galaxy-importer and ansible-test (run beside site.yml; log ${LOGS}/checks.log)"
 status=0
 wait "${checks_pid}" || status=$?
 checks_pid=""
 if [[ ${status} != 0 ]]; then
   tail -n 80 "${LOGS}/checks.log" >&2
-  echo "the tarball checks or ansible-test failed" >&2
+  echo "galaxy-importer or ansible-test failed" >&2
   exit 1
 fi
 grep -E '^== |^   [^ ]|^Running sanity test|^=+ [0-9]+ passed' "${LOGS}/checks.log" | sed -E 's/^=+ ([0-9]+ passed.*) =+$/   units: \1/'

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import boto3
 import pytest
@@ -22,13 +21,12 @@ def endpoint() -> str:
     return url
 
 
-def run_playbook(*args: str, endpoint: str, config: Path | None = None, timeout: int = 600) -> PlaybookRun:
+def run_playbook(*args: str, endpoint: str, timeout: int = 600) -> PlaybookRun:
     """ansible-playbook with the local inventory against ``endpoint``."""
     return shared_run_playbook(
         *args,
         inventories=(REPO / "inventories/local",),
         env={"AWS_ENDPOINT_URL": endpoint},
-        config=config,
         timeout=timeout,
     )
 

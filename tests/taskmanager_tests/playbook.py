@@ -73,13 +73,12 @@ def run_playbook(
     inventories: tuple[str | Path, ...] = (),
     extra_vars: dict | None = None,
     env: dict | None = None,
-    config: Path | None = None,
     timeout: float = 600,
 ) -> PlaybookRun:
     """``ansible-playbook [-i INVENTORY ...] PLAYBOOK ARGS... [-e JSON]`` from the repository root.
 
-    The environment is this process's, with the repository's ansible.cfg (or ``config``), no
-    colour, the virtualenv first on PATH, then ``env`` on top (an emulator's endpoint, for one)."""
+    The environment is this process's, with the repository's ansible.cfg, no colour, the
+    virtualenv first on PATH, then ``env`` on top (an emulator's endpoint, for one)."""
     command = [str(VENV_BIN / "ansible-playbook")]
     for inventory in inventories:
         command += ["-i", str(inventory)]
@@ -88,7 +87,7 @@ def run_playbook(
         command += ["-e", json.dumps(extra_vars)]
     full_env = dict(
         os.environ,
-        ANSIBLE_CONFIG=str(config or REPO / "ansible.cfg"),
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         PATH=f"{VENV_BIN}:{os.environ['PATH']}",
