@@ -1,4 +1,5 @@
-"""Bad input fails before any AWS call: the message names the variable and nothing is created.
+"""Bad input fails before anything is built (before any AWS call, or for an AMI parameter that does
+not exist, at a read-only one): the message names the variable and nothing is created.
 
 Each case runs playbooks/fleet.yml with well-formed (fake) foundation facts plus one bad value.
 """
@@ -40,6 +41,11 @@ CASES = {
     "launch_template_name_too_short": ({"launch_template_name": "TM"}, "launch_template_name"),
     "ssh_from_anywhere": ({"launch_template_admin_ssh_cidr": "0.0.0.0/0"}, "launch_template_admin_ssh_allow_any"),
     "target_type_lambda": ({"alb_target_type": "lambda"}, "alb_target_type"),
+    # Found only through AWS (a read-only SSM call), still before anything is built.
+    "ami_parameter_missing": (
+        {"launch_template_image_parameter": "/aws/service/ami-amazon-linux-latest/no-such-image"},
+        "launch_template_image_parameter",
+    ),
 }
 
 
@@ -64,8 +70,8 @@ def test_bad_input_fails_before_any_aws_call(aws, results, case):
     output = result.output
     assert result.rc != 0, output
     assert variable in output, output
-    # It failed in a check (argument spec or validate.yml) and nothing changed before it:
-    # playbooks/fleet.yml checks all three roles' input first; the roles themselves never started.
+    # It failed in a check (argument spec, validate.yml, or the read-only look at the AMI) and nothing
+    # changed before it: playbooks/fleet.yml checks all three roles' input first.
     assert "TASK [Create or update the fleet's security group]" not in output, output
     assert "changed: [localhost]" not in output and " changed=0 " in output, output
     assert not any(fleet_resources(aws).values())
