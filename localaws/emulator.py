@@ -111,6 +111,11 @@ def latency_profile(text: str | None, time_scale: float = 1.0) -> dict[str, floa
     return profile
 
 
+def _young(resource, seconds: float) -> bool:
+    """Created less than ``seconds`` ago (fix 17; the create wrappers stamp ``localaws_created``)."""
+    return time.monotonic() - getattr(resource, "localaws_created", float("-inf")) < seconds
+
+
 # DescribeLoadBalancerAttributes of a new application load balancer on AWS (fix 9).
 ALB_DEFAULT_ATTRIBUTES = {
     "access_logs.s3.enabled": "false",
@@ -258,7 +263,8 @@ def _record_rds_service(backend) -> None:
     os.replace(tmp, path)
 
 
-def _rds_fixes(port: int) -> None:
+def _rds_fixes(port: int, creating_seconds: float) -> None:
+    """Fix 12, and fix 17's RDS part: an instance is ``creating`` for ``creating_seconds``."""
     from moto.rds.models import DBInstance, RDSBackend
 
     DBInstance.address = property(lambda self: database_address(self.db_instance_identifier, port))
@@ -268,6 +274,7 @@ def _rds_fixes(port: int) -> None:
         def recorded(self, *args, __original=original, __name=name, **kwargs):
             result = __original(self, *args, **kwargs)
             if __name == "create_db_instance":
+                result.localaws_created = time.monotonic()
                 # AWS gives every DB instance a resource ID of its own (moto one constant for all).
                 alphabet = string.ascii_uppercase + string.digits
                 result.dbi_resource_id = "db-" + "".join(secrets.choice(alphabet) for _index in range(26))
@@ -284,6 +291,8 @@ def _rds_fixes(port: int) -> None:
 
     def describe_db_instances(self, *args, **kwargs):
         databases = original_describe(self, *args, **kwargs)
+        # Without a data plane nothing serves the database, and moto's "available" stands.
+        served = None
         path = _state_file("rds.json")
         if path:
             try:
@@ -291,10 +300,10 @@ def _rds_fixes(port: int) -> None:
                     served = json.load(handle)
             except (OSError, ValueError):
                 served = {}
-            for db in databases:
-                ready = served.get(db.db_instance_identifier, {}).get("resource_id") == db.dbi_resource_id
-                if db.status in ("available", "creating"):
-                    db.status = "available" if ready else "creating"
+        for db in databases:
+            ready = served is None or served.get(db.db_instance_identifier, {}).get("resource_id") == db.dbi_resource_id
+            if db.status in ("available", "creating"):
+                db.status = "available" if ready and not _young(db, creating_seconds) else "creating"
         return databases
 
     RDSBackend.describe_db_instances = describe_db_instances
@@ -334,8 +343,10 @@ def _read_activities() -> list:
 
 def apply_fixes(port: int) -> None:
     """Patch moto's models in this process (the server's backends are created lazily, after)."""
+    # 17. The seconds a new ALB provisions and a new RDS instance creates (none without a profile).
+    latency = latency_profile(os.environ.get(ENV_LATENCY), float(os.environ.get("LOCAL_AWS_TIME_SCALE") or 1))
     from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
-    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeLoadBalancer, FakeTargetGroup, elbv2_backends
 
     # 1. Balanced by AZ: launch one instance at a time, each in the emptiest AZ's subnet.
     original_replace = FakeAutoScalingGroup.replace_autoscaling_group_instances
@@ -370,6 +381,7 @@ def apply_fixes(port: int) -> None:
 
     def create_load_balancer(self, *args, **kwargs):
         lb = original_create_lb(self, *args, **kwargs)
+        lb.localaws_created = time.monotonic()
         if lb.type == "application":
             lb.attrs = {**ALB_DEFAULT_ATTRIBUTES, **lb.attrs}
         taken = {other.dns_name for other in self.load_balancers.values() if other is not lb}
@@ -381,9 +393,16 @@ def apply_fixes(port: int) -> None:
     # 4. Target health as the data plane measures it.
     original_health = ELBv2Backend.describe_target_health
 
+    def provisioning(lb) -> bool:
+        return lb is not None and lb.type == "application" and _young(lb, latency.get("alb", 0))
+
     def describe_target_health(self, target_group_arn, targets):
         answers = original_health(self, target_group_arn, targets)
-        measured = _read_health().get(target_group_arn)
+        group = self.target_groups.get(target_group_arn)
+        if group and any(provisioning(self.load_balancers.get(arn)) for arn in group.load_balancer_arns):
+            measured = {}  # 17. behind a load balancer that still provisions, every target is initial
+        else:
+            measured = _read_health().get(target_group_arn)
         if measured is None:
             return answers
         result = []
@@ -409,6 +428,15 @@ def apply_fixes(port: int) -> None:
         return result
 
     ELBv2Backend.describe_target_health = describe_target_health
+
+    # 17. A new ALB stays provisioning (moto activates it at the first describe).
+    original_activate = FakeLoadBalancer.activate
+
+    def activate(self):
+        if not provisioning(self):
+            original_activate(self)
+
+    FakeLoadBalancer.activate = activate
 
     # 7. Targets are (ID, port) pairs.
     _targets_by_id_and_port(FakeTargetGroup, FakeHealthStatus)
@@ -459,7 +487,8 @@ def apply_fixes(port: int) -> None:
 
     AutoScalingResponse.describe_scaling_activities = describe_scaling_activities
     # 12. RDS: loopback endpoints, the service side's password, creating until served.
-    _rds_fixes(port)
+    # 17. And creating for the latency profile's seconds.
+    _rds_fixes(port, latency.get("rds", 0))
     # 13. The console output is the instance's boot log.
     _console_fix()
     # 14. DescribeCapacityProviders without names lists every provider, as AWS does (moto iterates
@@ -476,80 +505,6 @@ def apply_fixes(port: int) -> None:
     _create_service_keeps_its_settings()
     _launch_template_versions_can_be_deleted()
     _launch_template_tags_stay_on_the_template()
-    # 17. Slow resources take their time (after fixes 4 and 12, whose answers it delays).
-    scale = float(os.environ.get("LOCAL_AWS_TIME_SCALE") or 1)
-    _latency(latency_profile(os.environ.get(ENV_LATENCY), scale))
-
-
-def _latency(profile: dict[str, float]) -> None:
-    """Fix 17: a new ALB provisions for profile['alb'] s, a new RDS instance creates for profile['rds'] s."""
-    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeLoadBalancer
-    from moto.rds.models import RDSBackend
-
-    def young(resource, seconds: float) -> bool:
-        return time.monotonic() - getattr(resource, "localaws_created", float("-inf")) < seconds
-
-    def stamped(original):
-        def create(self, *args, **kwargs):
-            resource = original(self, *args, **kwargs)
-            resource.localaws_created = time.monotonic()
-            return resource
-
-        return create
-
-    alb = profile.get("alb", 0)
-    if alb:
-        ELBv2Backend.create_load_balancer = stamped(ELBv2Backend.create_load_balancer)
-        original_activate = FakeLoadBalancer.activate
-
-        def activate(self):
-            if not (self.type == "application" and young(self, alb)):
-                original_activate(self)
-
-        FakeLoadBalancer.activate = activate
-        original_health = ELBv2Backend.describe_target_health
-
-        def describe_target_health(self, target_group_arn, targets):
-            answers = original_health(self, target_group_arn, targets)
-            group = self.target_groups.get(target_group_arn)
-            balancers = [self.load_balancers.get(arn) for arn in (group.load_balancer_arns if group else [])]
-            if not any(lb is not None and lb.type == "application" and young(lb, alb) for lb in balancers):
-                return answers
-            return [
-                answer
-                if answer.status in ("unused", "draining", "unavailable")
-                else FakeHealthStatus(
-                    answer.instance_id,
-                    answer.port,
-                    answer.health_check_port,
-                    "initial",
-                    "Elb.RegistrationInProgress",
-                    "Target registration is in progress",
-                )
-                for answer in answers
-            ]
-
-        ELBv2Backend.describe_target_health = describe_target_health
-
-    rds = profile.get("rds", 0)
-    if rds:
-        RDSBackend.create_db_instance = stamped(RDSBackend.create_db_instance)
-        original_describe = RDSBackend.describe_db_instances
-
-        def describe_db_instances(self, *args, **kwargs):
-            # Back to the answer without the profile first (moto's, or fix 12's, which runs next).
-            for db in self.databases.values():
-                if getattr(db, "localaws_held", False):
-                    db.localaws_held = False
-                    if db.status == "creating":
-                        db.status = "available"
-            databases = original_describe(self, *args, **kwargs)
-            for db in databases:
-                if db.status == "available" and young(db, rds):
-                    db.status, db.localaws_held = "creating", True
-            return databases
-
-        RDSBackend.describe_db_instances = describe_db_instances
 
 
 def _create_service_keeps_its_settings() -> None:
