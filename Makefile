@@ -174,19 +174,19 @@ test-foundation: venv webapp-dist dataplane-deps ## pytest for the foundation + 
 	VENV=$(VENV) scripts/test-foundation.sh
 
 .PHONY: test-webapp
-test-webapp: venv ## Web app: SQLite, MariaDB, metadata stand-ins, Chromium, schemathesis
+test-webapp: venv system-deps ## Web app: SQLite, MariaDB, metadata stand-ins, Chromium, schemathesis
 	VENV=$(VENV) scripts/test-webapp.sh
 
 .PHONY: test-spread
-test-spread: venv ## instance_spread against real HAProxy + backends
+test-spread: venv system-deps ## instance_spread against real HAProxy + backends
 	VENV=$(VENV) scripts/test-spread.sh
 
 .PHONY: test-stress
-test-stress: venv ## stress role on localhost
+test-stress: venv system-deps ## stress role on localhost
 	VENV=$(VENV) scripts/test-stress.sh
 
 .PHONY: test-fleet
-test-fleet: venv webapp-dist dataplane-deps ## molecule fleet scenario + fleet pytest
+test-fleet: venv webapp-dist system-deps ## molecule fleet scenario + fleet pytest
 	VENV=$(VENV) scripts/test-fleet.sh
 
 .PHONY: test-dataplane

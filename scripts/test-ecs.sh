@@ -67,7 +67,7 @@ step bad-input "${BIN}/pytest" -q -p no:cacheprovider tests/ecs
 # 3. The role against the emulator.
 if [[ -z ${ECS_TEST_SKIP_MOLECULE:-} ]]; then
   export AWS_ENDPOINT_URL="${URL}"
-  step molecule bash -c "set -o pipefail; timeout 900 '${BIN}/molecule' test -s ecs_ha 2>&1 | tee '${LOG_DIR}/molecule.log'"
+  step molecule bash -c "set -o pipefail; timeout 1800 '${BIN}/molecule' test -s ecs_ha 2>&1 | tee '${LOG_DIR}/molecule.log'"
   # Changed counts of converge and of the idempotence run (PLAY RECAP lines, in order).
   echo "== changed per play recap (converge, idempotence, verify, destroy...):"
   grep -Eo 'localhost *: ok=[0-9]+ +changed=[0-9]+' "${LOG_DIR}/molecule.log" | sed 's/^/   /' || true

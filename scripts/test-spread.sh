@@ -28,5 +28,5 @@ echo "== ansible-doc"
 # The unit tests (tests/unit/plugins/*/test_*spread*.py) run in `make units`.
 echo "== pytest: the module against HAProxy"
 export HAPROXY
-PYTHONPATH="$PWD/.build${PYTHONPATH:+:$PYTHONPATH}" timeout 900 "$VENV/bin/pytest" -q -p no:cacheprovider \
+PYTHONPATH="$PWD/.build${PYTHONPATH:+:$PYTHONPATH}" timeout 1800 "$VENV/bin/pytest" -q -p no:cacheprovider \
     tests/spread

@@ -73,7 +73,7 @@ def run_playbook(
     inventories: tuple[str | Path, ...] = (),
     extra_vars: dict | None = None,
     env: dict | None = None,
-    timeout: float = 600,
+    timeout: float = 1200,
 ) -> PlaybookRun:
     """``ansible-playbook [-i INVENTORY ...] PLAYBOOK ARGS... [-e JSON]`` from the repository root.
 
