@@ -48,7 +48,7 @@ help: ## Show the targets
 # Bytecode: pip installs without it (--no-compile: compiling every file of the `ansible` package,
 # 40-odd collections we never load, took ~70 of the ~95 s of a fresh line-14 venv), then compileall
 # writes it for everything but those collections. Python's own write-on-first-use is not enough:
-# with PYTHONDONTWRITEBYTECODE set (as on this machine and its CI) it never writes, and every
+# with PYTHONDONTWRITEBYTECODE set (as on the development machine) it never writes, and every
 # module run compiled boto3 and botocore again (`import boto3`: 1.45 s without bytecode, 0.36 s with).
 PYC_SKIP := ansible_collections/(?!amazon/aws/|community/aws/|ansible/posix/|ansible/utils/|awx/awx/)[^/]+/[^/]+/
 $(BIN)/activate: $(REQUIREMENTS)

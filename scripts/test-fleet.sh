@@ -24,7 +24,7 @@ trap stop_emulator EXIT
 VENV="${VENV}" scripts/local-aws.sh start
 
 # The timeouts guard against a hang only: at idle priority beside the alone gates, on a slow day,
-# the molecule scenario took 20 minutes (5 on an idle machine).
+# the molecule scenario took 26 minutes (7 alone on an idle machine).
 started=${SECONDS}
 echo "== molecule test -s fleet"
 timeout 2400 molecule test -s fleet
