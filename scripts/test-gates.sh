@@ -22,20 +22,50 @@ cd "$(dirname "$0")/.." || exit 2
 MAKE=${MAKE:-make}
 DIR=${TEST_GATES_DIR:-.state/test-gates}
 
-# One gate: run it, record "<gate> <rc> <seconds>", print its log.
+# The CPU a gate uses, its daemons included (the emulator, the data plane's servers): a cpuacct
+# cgroup of its own (cgroup v1), which every process the gate starts inherits. Where none can be
+# made, the table shows "-".
+ACCT_ROOT=/sys/fs/cgroup/cpuacct
+acct_dir=""
+acct_start() {
+  [[ -f ${ACCT_ROOT}/cpuacct.usage && -w ${ACCT_ROOT} ]] || return 0
+  acct_dir=${ACCT_ROOT}/taskmanager-gate-$1-$$
+  if ! mkdir "${acct_dir}" 2>/dev/null || ! echo $$ >"${acct_dir}/cgroup.procs"; then
+    rmdir "${acct_dir}" 2>/dev/null
+    acct_dir=""
+  fi
+}
+# Set cpu to the gate's CPU seconds and remove its cgroup; what the gate left running is named
+# (in its log) and moved out first.
+acct_end() {
+  cpu=-
+  [[ -n ${acct_dir} ]] || return 0
+  local pid
+  echo $$ >"${ACCT_ROOT}/cgroup.procs"
+  cpu=$(($(<"${acct_dir}/cpuacct.usage") / 1000000000))
+  for pid in $(<"${acct_dir}/cgroup.procs"); do
+    echo "test-gates: $1 left pid ${pid} running: $(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null)" >&2
+    echo "${pid}" >"${ACCT_ROOT}/cgroup.procs" 2>/dev/null
+  done
+  rmdir "${acct_dir}" 2>/dev/null || echo "test-gates: could not remove ${acct_dir}" >&2
+}
+
+# One gate: run it, record "<gate> <rc> <seconds> <CPU seconds>", print its log.
 if [[ ${1:-} == --one ]]; then
   gate=$2
   log=${DIR}/${gate}.log
   start=${SECONDS}
+  acct_start "${gate}"
   ${MAKE} --no-print-directory "${gate}" >"${log}" 2>&1 </dev/null
   rc=$?
   seconds=$((SECONDS - start))
+  acct_end "${gate}" 2>>"${log}"
   {
     flock 9
-    echo "${gate} ${rc} ${seconds}" >>"${DIR}/results"
+    echo "${gate} ${rc} ${seconds} ${cpu}" >>"${DIR}/results"
     echo "================================================================ ${gate}"
     cat "${log}"
-    echo "================================================================ ${gate}: $([[ ${rc} == 0 ]] && echo passed || echo "FAILED (rc ${rc})") in ${seconds} s"
+    echo "================================================================ ${gate}: $([[ ${rc} == 0 ]] && echo passed || echo "FAILED (rc ${rc})") in ${seconds} s, ${cpu} s of CPU"
   } 9>"${DIR}/print.lock"
   exit 0
 fi
@@ -110,28 +140,33 @@ shared_wall=$(cat "${DIR}/shared_wall" 2>/dev/null || echo 0)
 wall=$((SECONDS - started))
 
 # The table: every gate in the order given, with its result and time.
-declare -A rc_of seconds_of
-while read -r gate rc seconds; do
+declare -A rc_of seconds_of cpu_of
+while read -r gate rc seconds cpu; do
   rc_of[${gate}]=${rc}
   seconds_of[${gate}]=${seconds}
+  cpu_of[${gate}]=${cpu}
 done <"${DIR}/results"
 mmss() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 sum=0
+cpu_sum=0
 {
   echo
   echo "== make test: time per gate (shared gates ${jobs} at a time at idle priority, beside the alone gates one by one)"
-  printf '   %-18s %-7s %8s %7s\n' gate mode seconds min:s
+  echo "   (CPU: what the gate and every process it started used; on a busy 2-core machine the wall follows their sum)"
+  printf '   %-18s %-7s %8s %7s %8s\n' gate mode seconds min:s "CPU s"
   for gate in "${shared[@]}" "${alone[@]}"; do
     mode=shared
     for a in "${alone[@]}"; do [[ ${a} == "${gate}" ]] && mode=alone; done
     rc=${rc_of[${gate}]:-none}
     seconds=${seconds_of[${gate}]:-0}
+    cpu=${cpu_of[${gate}]:--}
     sum=$((sum + seconds))
+    [[ ${cpu} == - ]] || cpu_sum=$((cpu_sum + cpu))
     result=passed
     if [[ ${rc} != 0 ]]; then result="FAILED (rc ${rc})"; fi
-    printf '   %-18s %-7s %8d %7s  %s\n' "${gate}" "${mode}" "${seconds}" "$(mmss "${seconds}")" "${result}"
+    printf '   %-18s %-7s %8d %7s %8s  %s\n' "${gate}" "${mode}" "${seconds}" "$(mmss "${seconds}")" "${cpu}" "${result}"
   done
-  printf '   %-18s %-7s %8d %7s\n' "sum of gates" "" "${sum}" "$(mmss "${sum}")"
+  printf '   %-18s %-7s %8d %7s %8d\n' "sum of gates" "" "${sum}" "$(mmss "${sum}")" "${cpu_sum}"
   printf '   %-18s %-7s %8d %7s\n' "shared wall" "" "${shared_wall}" "$(mmss "${shared_wall}")"
   printf '   %-18s %-7s %8d %7s\n' "alone wall" "" "${alone_wall}" "$(mmss "${alone_wall}")"
   printf '   %-18s %-7s %8d %7s\n' "wall" "" "${wall}" "$(mmss "${wall}")"

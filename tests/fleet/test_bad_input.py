@@ -1,16 +1,20 @@
 """Bad input fails before anything is built (before any AWS call, or for an AMI parameter that does
 not exist, at a read-only one): the message names the variable and nothing is created.
 
-Each case runs playbooks/fleet.yml with well-formed (fake) foundation facts plus one bad value.
+Each case runs playbooks/fleet.yml's tasks with well-formed (fake) foundation facts plus one bad
+value. All cases run in one ansible-playbook process, one inventory host each (fleet_cases.yml):
+ansible-playbook's start-up is paid once, not once per case.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fleet_helpers import FAKE_FOUNDATION, fleet_resources
-from taskmanager_tests.playbook import run_playbook
+from taskmanager_tests.playbook import run_host_cases
+
+PLAYBOOK = Path(__file__).with_name("fleet_cases.yml")
 
 CASES = {
     "min_above_desired": ({"autoscaling_min_size": 2, "autoscaling_desired_capacity": 1}, "autoscaling_min_size"),
@@ -50,28 +54,21 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def results(aws):
-    """Run every case (4 at a time: each is mostly ansible start-up) against an empty emulator."""
+def results(aws, tmp_path_factory):
+    """Run every case, one host each, against an empty emulator."""
     assert not any(fleet_resources(aws).values()), "the emulator must start empty"
-
-    def run(case):
-        bad = CASES[case][0]
-        return case, run_playbook("playbooks/fleet.yml", extra_vars={**FAKE_FOUNDATION, **bad}, timeout=300)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        done = dict(pool.map(run, CASES))
-    yield done
+    cases = {case: {**FAKE_FOUNDATION, **bad} for case, (bad, _variable) in CASES.items()}
+    return run_host_cases(PLAYBOOK, cases, tmp_path_factory.mktemp("fleet") / "cases.yml", forks=len(cases))
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_fails_before_any_aws_call(aws, results, case):
     variable = CASES[case][1]
     result = results[case]
-    output = result.output
-    assert result.rc != 0, output
-    assert variable in output, output
+    assert result.failed, result.tasks
+    assert variable in result.msg, result.msg
     # It failed in a check (argument spec, validate.yml, or the read-only look at the AMI) and nothing
     # changed before it: playbooks/fleet.yml checks all three roles' input first.
-    assert "TASK [Create or update the fleet's security group]" not in output, output
-    assert "changed: [localhost]" not in output and " changed=0 " in output, output
+    assert "Create or update the fleet's security group" not in result.tasks, result.tasks
+    assert not result.changed, result.tasks
     assert not any(fleet_resources(aws).values())

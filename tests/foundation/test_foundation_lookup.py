@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import aws_client, run_playbook
-from test_preflight_table import _run_chunk
+from test_preflight_table import run_table
 
 CASES_PLAYBOOK = Path(__file__).with_name("network_cases.yml")
 MISSING_VPC = "vpc-0123456789abcdef0"
@@ -139,14 +139,14 @@ def test_bad_own_network_fails_naming_the_variable_and_creates_nothing(own, acco
     # Good: your order is kept, and the AZ list follows it.
     good = {"network_vpc_id": own["vpc"], "network_public_subnet_ids": [own["b"], own["a"]]}
     before = account()
-    results = _run_chunk([*cases, ("good", good, None)], tmp_path / "cases.yml", CASES_PLAYBOOK)
+    results = run_table([*cases, ("good", good, None)], tmp_path / "cases.yml", CASES_PLAYBOOK)
     problems = [
-        f"{name}: {'lacks ' + repr(expected) if results[name]['failed'] else 'passed'}: {results[name]['msg'][:400]}"
+        f"{name}: {'lacks ' + repr(expected) if results[name].failed else 'passed'}: {results[name].msg[:400]}"
         for name, _variables, expected in cases
-        if not results[name]["failed"] or expected not in results[name]["msg"]
+        if not results[name].failed or expected not in results[name].msg
     ]
     assert not problems, "\n".join(problems)
-    assert not results["good"]["failed"], results["good"]["msg"]
+    assert not results["good"].failed, results["good"].msg
     assert account() == before
 
 

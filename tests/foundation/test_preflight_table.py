@@ -11,10 +11,8 @@ and the account is the same before and after.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import aws_client
-from taskmanager_tests.playbook import REPO, run_playbook
+from taskmanager_tests.playbook import REPO, HostResult, run_host_cases
 
 PLAYBOOK = Path(__file__).with_name("preflight_cases.yml")
 X25, X33, X65 = "x" * 25, "a" * 33, "r" * 65
@@ -207,49 +205,35 @@ BOOLEAN_INPUTS = [
 ]
 
 
-def _case_host(name: str) -> str:
-    return "case_" + name.replace("-", "_")
-
-
-def run_cases(cases: list[tuple[str, dict, str | None]], tmp_path: Path) -> dict[str, dict]:
-    """Run the preflight for all cases; return {case id: {'failed': bool, 'msg': str}}.
+def run_cases(cases: list[tuple[str, dict, str | None]], tmp_path: Path) -> dict[str, HostResult]:
+    """Run the preflight for all cases; return {case id: its HostResult}.
 
     ansible-playbook's main process is the bottleneck with many hosts, so the cases are split
     between two playbook runs side by side (one per core of the CI machine).
     """
     chunks = [cases[i::2] for i in range(2)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = pool.map(lambda pair: _run_chunk(pair[1], tmp_path / f"cases{pair[0]}.yml"), enumerate(chunks))
+        parts = pool.map(lambda pair: run_table(pair[1], tmp_path / f"cases{pair[0]}.yml"), enumerate(chunks))
     return {name: result for part in parts for name, result in part.items()}
 
 
-def _run_chunk(
+def run_table(
     cases: list[tuple[str, dict, str | None]], inventory: Path, playbook: Path = PLAYBOOK
-) -> dict[str, dict]:
+) -> dict[str, HostResult]:
+    """One ansible-playbook run of a table of (case id, variables, expected) rows, one host each."""
     base = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
         # Only the package case looks for the wheel (a file system check, the slowest one).
         "artifacts_upload_webapp": False,
         "taskmanager_dist_dir": str(REPO / ".build/dist"),
     }
-    hosts = {_case_host(name): {**base, **variables} for name, variables, _variable in cases}
-    inventory.write_text(yaml.safe_dump({"cases": {"hosts": hosts}}))
     # The stack's static inventory only: inventories/local also holds the fleet's aws_ec2 source,
     # which lists instances (one DescribeInstances) when Ansible loads it, before any play runs.
-    proc = run_playbook(
+    return run_host_cases(
         playbook,
-        inventories=(REPO / "inventories/local/hosts.yml", inventory),
-        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_FORKS": "4", "AWS_MAX_ATTEMPTS": "1"},
+        {name: {**base, **variables} for name, variables, _expected in cases},
+        inventory,
+        env={"AWS_MAX_ATTEMPTS": "1"},
     )
-    report = json.loads(proc.stdout[proc.stdout.index("{") :])
-    results = {name: {"failed": False, "msg": ""} for name in hosts}
-    for play in report["plays"]:
-        for task in play["tasks"]:
-            for host, result in task["hosts"].items():
-                if result.get("failed") and not result.get("skipped"):
-                    results[host] = {"failed": True, "msg": str(result.get("msg", ""))}
-    return {name: results[_case_host(name)] for name, _variables, _variable in cases}
 
 
 def emulator_requests() -> int:
@@ -306,10 +290,10 @@ def test_every_static_case_fails_before_any_aws_call(tmp_path, account):
     after = wait_for_log_quiet(emulator_requests())
     print(f"{len(STATIC_CASES)} static cases in {elapsed:.1f} s")
     problems = [
-        f"{name}: {'passed' if not results[name]['failed'] else 'message does not name ' + variable}: "
-        f"{results[name]['msg'][:300]}"
+        f"{name}: {'passed' if not results[name].failed else 'message does not name ' + variable}: "
+        f"{results[name].msg[:300]}"
         for name, _variables, variable in STATIC_CASES
-        if not results[name]["failed"] or variable not in results[name]["msg"]
+        if not results[name].failed or variable not in results[name].msg
     ]
     assert not problems, "\n".join(problems)
     assert after - before == 0, f"the static cases made {after - before} AWS requests"
@@ -326,9 +310,9 @@ def test_region_cases_fail_on_the_one_read_only_call(tmp_path, account):
     results = run_cases(cases, tmp_path)
     after = wait_for_log_quiet(emulator_requests())
     for name, _variables, variable in REGION_CASES:
-        assert results[name]["failed"], f"{name} passed"
-        assert variable in results[name]["msg"], f"{name}: {results[name]['msg'][:500]}"
-    refused = {name: results[name]["msg"][:300] for name, _variables, _variable in good if results[name]["failed"]}
+        assert results[name].failed, f"{name} passed"
+        assert variable in results[name].msg, f"{name}: {results[name].msg[:500]}"
+    refused = {name: results[name].msg[:300] for name, _variables, _variable in good if results[name].failed}
     assert not refused, refused
     # One DescribeAvailabilityZones per case, nothing else.
     assert after - before == len(cases), f"{after - before} AWS requests for {len(cases)} cases"

@@ -7,9 +7,12 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 # The virtualenv the suites run in (VENV: .venv, .venv-ansible14, or an absolute path).
@@ -96,3 +99,51 @@ def run_playbook(
     started = time.monotonic()
     done = subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+@dataclass
+class HostResult:
+    """What one inventory host of a host-per-case run did."""
+
+    failed: bool = False
+    msg: str = ""  # the failed task's message
+    changed: bool = False  # any task reported a change for this host
+    tasks: list[str] | None = None  # the tasks that ran for this host (not skipped), in order
+
+
+def run_host_cases(
+    playbook: str | Path,
+    cases: dict[str, dict],
+    inventory: Path,
+    *,
+    extra_inventories: tuple[str | Path, ...] = (REPO / "inventories/local/hosts.yml",),
+    env: dict | None = None,
+    forks: int = 4,
+) -> dict[str, HostResult]:
+    """Run ``playbook`` once, one inventory host per case (group ``cases``; host vars = the case's
+    variables), and return each case's result, read from the ``ansible.posix.json`` callback.
+
+    One process for a whole table of bad inputs: ansible-playbook's start-up (a few seconds) is
+    paid once instead of once per case. ``extra_inventories`` come first: by default the stack's
+    static inventory, whose group_vars give every host the settings of ``inventories/local``."""
+    base = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    hosts = {f"case_{name.replace('-', '_')}": {**base, **variables} for name, variables in cases.items()}
+    inventory.write_text(yaml.safe_dump({"cases": {"hosts": hosts}}))
+    proc = run_playbook(
+        playbook,
+        inventories=(*extra_inventories, inventory),
+        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_FORKS": str(forks), **(env or {})},
+    )
+    assert "{" in proc.stdout, f"no JSON report (rc={proc.rc}):\n{proc.tail()}"
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    results = {host: HostResult(tasks=[]) for host in hosts}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if host not in results or result.get("skipped"):
+                    continue
+                results[host].tasks.append(task["task"]["name"])
+                results[host].changed |= bool(result.get("changed"))
+                if result.get("failed"):
+                    results[host].failed, results[host].msg = True, str(result.get("msg", ""))
+    return {name: results[f"case_{name.replace('-', '_')}"] for name in cases}
