@@ -4,8 +4,8 @@
 """Auto Scaling group helpers of the ``asg_tags`` and ``asg_drift`` filters (no AWS call).
 
 ``amazon.aws.autoscaling_group`` reports a change for tags in another order than AWS returns
-them, and for any existing group in check mode. The roles that manage a group (``autoscaling``
-for the web fleet, ``ecs_ha`` for the ECS container instances) pass sorted tags, and call the
+them, and for any existing group in check mode. The ``autoscaling`` role (for the web fleet, and
+with ``autoscaling_spec`` for the ECS container instances) passes sorted tags, and calls the
 module only when :func:`asg_drift` finds a setting that differs from the group as
 ``amazon.aws.autoscaling_group_info`` reads it.
 """

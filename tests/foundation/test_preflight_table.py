@@ -320,8 +320,16 @@ def test_region_cases_fail_on_the_one_read_only_call(tmp_path, account):
 
 
 # Checked by the argument spec alone: choices, a path only tasks_from render_user_data reads, the
-# whole-spec inputs of the alb role (checked key by key through the table).
-SPEC_ONLY = {"launch_template_user_data_file", "alb_spec", "alb_spec_var_names"}
+# whole-spec inputs of the alb role (checked key by key through the table), and those of the
+# launch_template and autoscaling roles (the ECS role's own table checks the variables behind them).
+SPEC_ONLY = {
+    "launch_template_user_data_file",
+    "alb_spec",
+    "alb_spec_var_names",
+    "launch_template_spec",
+    "launch_template_spec_var_names",
+    "autoscaling_spec",
+}
 # Checked by a task of the role's validate.yml instead: the package exists (a file system check).
 CHECKED_BY_TASK = {"artifacts_dist_dir", "artifacts_webapp_package"}
 
