@@ -29,7 +29,7 @@ ACCT_ROOT=/sys/fs/cgroup/cpuacct
 acct_dir=""
 acct_start() {
   [[ -f ${ACCT_ROOT}/cpuacct.usage && -w ${ACCT_ROOT} ]] || return 0
-  acct_dir=${ACCT_ROOT}/taskmanager-gate-$1-$$
+  acct_dir=${ACCT_ROOT}/taskmanager-gate-${TEST_GATES_RUN:-$$}-$1
   if ! mkdir "${acct_dir}" 2>/dev/null || ! echo $$ >"${acct_dir}/cgroup.procs"; then
     rmdir "${acct_dir}" 2>/dev/null
     acct_dir=""
@@ -85,7 +85,8 @@ done
 
 rm -rf "${DIR}"
 mkdir -p "${DIR}"
-export MAKE TEST_GATES_DIR=${DIR}
+# The run's ID, in its gates' cgroup names: an interrupted run removes them all.
+export MAKE TEST_GATES_DIR=${DIR} TEST_GATES_RUN=$$
 started=${SECONDS}
 
 # The shared gates' cgroup: its directory (cgroup.procs inside), or nothing (then nice 19).
@@ -109,8 +110,19 @@ cgroup=$(idle_cgroup)
 # Whatever a shared gate left running goes back to the parent cgroup (and is named), so that the
 # cgroup can go.
 remove_cgroup() {
+  local pid left dir
+  # The gates' cpuacct cgroups, left by an interrupted gate. A process still inside can fork into
+  # one while its members move out: a few rounds, until none is left.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    for dir in "${ACCT_ROOT}/taskmanager-gate-$$-"*; do
+      [[ -d ${dir} ]] || continue
+      for pid in $(<"${dir}/cgroup.procs"); do echo "${pid}" >"${ACCT_ROOT}/cgroup.procs" 2>/dev/null; done
+      rmdir "${dir}" 2>/dev/null
+    done
+    compgen -G "${ACCT_ROOT}/taskmanager-gate-$$-*" >/dev/null || break
+    sleep 0.2
+  done
   [[ -n ${cgroup} && -d ${cgroup} ]] || return 0
-  local pid left
   left=$(<"${cgroup}/cgroup.procs")
   for pid in ${left}; do
     echo "test-gates: a shared gate left pid ${pid} running: $(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null)" >&2
