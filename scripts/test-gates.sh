@@ -35,19 +35,28 @@ acct_start() {
     acct_dir=""
   fi
 }
+# Move every process of cgroup $1 to $2 and remove $1; with a label $3, name each one (stderr). A
+# process still inside can fork into it while its members move out: a few rounds, until it is empty.
+drain_cgroup() {
+  local pid
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    for pid in $(<"$1/cgroup.procs"); do
+      [[ -z ${3:-} ]] || echo "test-gates: $3 left pid ${pid} running: $(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null)" >&2
+      echo "${pid}" >"$2/cgroup.procs" 2>/dev/null
+    done
+    rmdir "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "test-gates: could not remove $1" >&2
+}
 # Set cpu to the gate's CPU seconds and remove its cgroup; what the gate left running is named
 # (in its log) and moved out first.
 acct_end() {
   cpu=-
   [[ -n ${acct_dir} ]] || return 0
-  local pid
   echo $$ >"${ACCT_ROOT}/cgroup.procs"
   cpu=$(($(<"${acct_dir}/cpuacct.usage") / 1000000000))
-  for pid in $(<"${acct_dir}/cgroup.procs"); do
-    echo "test-gates: $1 left pid ${pid} running: $(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null)" >&2
-    echo "${pid}" >"${ACCT_ROOT}/cgroup.procs" 2>/dev/null
-  done
-  rmdir "${acct_dir}" 2>/dev/null || echo "test-gates: could not remove ${acct_dir}" >&2
+  drain_cgroup "${acct_dir}" "${ACCT_ROOT}" "$1"
 }
 
 # One gate: run it, record "<gate> <rc> <seconds> <CPU seconds>", print its log.
@@ -110,25 +119,13 @@ cgroup=$(idle_cgroup)
 # Whatever a shared gate left running goes back to the parent cgroup (and is named), so that the
 # cgroup can go.
 remove_cgroup() {
-  local pid left dir
-  # The gates' cpuacct cgroups, left by an interrupted gate. A process still inside can fork into
-  # one while its members move out: a few rounds, until none is left.
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    for dir in "${ACCT_ROOT}/taskmanager-gate-$$-"*; do
-      [[ -d ${dir} ]] || continue
-      for pid in $(<"${dir}/cgroup.procs"); do echo "${pid}" >"${ACCT_ROOT}/cgroup.procs" 2>/dev/null; done
-      rmdir "${dir}" 2>/dev/null
-    done
-    compgen -G "${ACCT_ROOT}/taskmanager-gate-$$-*" >/dev/null || break
-    sleep 0.2
+  local dir
+  # The gates' cpuacct cgroups, left by an interrupted gate.
+  for dir in "${ACCT_ROOT}/taskmanager-gate-$$-"*; do
+    [[ -d ${dir} ]] && drain_cgroup "${dir}" "${ACCT_ROOT}"
   done
   [[ -n ${cgroup} && -d ${cgroup} ]] || return 0
-  left=$(<"${cgroup}/cgroup.procs")
-  for pid in ${left}; do
-    echo "test-gates: a shared gate left pid ${pid} running: $(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null)" >&2
-    echo "${pid}" >"${cgroup%/*}/cgroup.procs" 2>/dev/null
-  done
-  rmdir "${cgroup}" 2>/dev/null || echo "test-gates: could not remove ${cgroup}" >&2
+  drain_cgroup "${cgroup}" "${cgroup%/*}" "a shared gate"
 }
 trap 'echo "test-gates: interrupted" >&2; remove_cgroup; kill 0' INT TERM
 trap remove_cgroup EXIT
