@@ -10,9 +10,10 @@
 #      Python version (the text and style checks are the same code on both lines and run in
 #      `make sanity` and `make lint`), and ansible-test units;
 #   3. the installed collection's site.yml (only the installed copy on the collections path) on
-#      its own emulator: converge, re-run with changed=0, teardown ending in "Audit clean"; no run
-#      may print a deprecation warning not in tests/allowed-deprecations.txt. What a user installs
-#      from the tarball builds the whole stack.
+#      its own emulator: tests/fleet/test_site_whole_stack.py (check on an empty account, converge
+#      on your own VPC, re-run, --tags fleet, teardown ending in "Audit clean"; no deprecation
+#      warning beyond tests/allowed-deprecations.txt). What a user installs from the tarball builds
+#      the whole stack. The default line runs no second copy of it (scripts/test-fleet.sh).
 #
 # The install comes first; galaxy-importer and step 2 run in the background beside step 3, the
 # longest (~3 min on an idle machine).
@@ -109,46 +110,16 @@ ansible_test() {
 }
 
 # ---------------------------------------------------------------- 3. site.yml
-playbook() {
-  local name=$1
-  shift
-  local log=${LOGS}/${name}.log rc=0
-  ansible-playbook -i inventories/local "$@" >"${log}" 2>&1 || rc=$?
-  local recap
-  # Every host's line summed: site.yml runs on localhost and a controller host per stack.
-  recap=$(grep -E '^[[:alnum:]_.-]+ +: ok=' "${log}" | awk '{for (i = 3; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2] }}
-    END { if (NR) printf "ok=%d changed=%d unreachable=%d failed=%d", sum["ok"], sum["changed"], sum["unreachable"], sum["failed"] }')
-  echo "   ${name}: ${recap:-no recap} (rc ${rc})"
-  if [[ ${rc} != 0 ]]; then
-    tail -n 60 "${log}" >&2
-    return 1
-  fi
-  local deprecations
-  deprecations=$(grep -F '[DEPRECATION WARNING]' "${log}" |
-    grep -Ev -f <(grep -Ev '^(#|$)' tests/allowed-deprecations.txt) || true)
-  if [[ -n ${deprecations} ]]; then
-    echo "${name} printed deprecation warnings:" >&2
-    echo "${deprecations}" >&2
-    return 1
-  fi
-  LAST_CHANGED=$(sed -E 's/.*changed=([0-9]+).*/\1/' <<<"${recap}")
-}
-
 site_lifecycle() {
-  # The installed collection's playbooks, with only the installed copy on the collections path,
-  # on this checkout's inventory (the web app wheel comes from `make webapp-dist`, in .build/dist).
-  # The emulator alone runs no ECS task, so the ECS service is never steady: its wait is the data
-  # plane's to test (tests/dataplane/test_image.py). The image is built (or taken from buildah's
-  # cache) and pushed.
-  local installed=${COLLECTIONS}/ansible_collections/taskmanager/aws
-  export ANSIBLE_COLLECTIONS_PATH=${COLLECTIONS}
-  playbook converge "${installed}/site.yml" -e ecs_ha_wait_steady=false
-  grep -q "${installed}/roles/network" "${LOGS}/converge.log" ||
-    { echo "the converge did not run the installed collection's roles (${installed})" >&2; return 1; }
-  playbook rerun "${installed}/site.yml" -e ecs_ha_wait_steady=false
-  [[ ${LAST_CHANGED} == 0 ]] || { echo "the re-run of site.yml changed ${LAST_CHANGED} things" >&2; return 1; }
-  playbook teardown "${installed}/playbooks/teardown.yml"
-  grep -q "Audit clean" "${LOGS}/teardown.log" || { echo "teardown did not end with 'Audit clean'" >&2; return 1; }
+  # The installed collection's playbooks and roles (only the installed copy on the collections
+  # path), on this checkout's inventory (the web app wheel comes from `make webapp-dist`, in
+  # .build/dist): tests/fleet/test_site_whole_stack.py, the whole site.yml the way a demanding user
+  # types it (--check on an empty account, your own VPC, every alb_* and other names, a re-run
+  # after a scale-out with one change, --tags fleet, teardown ending in "Audit clean"; no run may
+  # print a deprecation warning not in tests/allowed-deprecations.txt).
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=eu-north-1 \
+    ANSIBLE_COLLECTIONS_PATH=${COLLECTIONS} TASKMANAGER_PLAYBOOK_DIR=${COLLECTIONS}/ansible_collections/taskmanager/aws \
+    pytest -p no:cacheprovider -q --durations=3 tests/fleet/test_site_whole_stack.py
 }
 
 if VENV=${VENV} scripts/local-aws.sh status >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Foundation gates on a local emulator of their own: molecule's default scenario
-# (converge, idempotence, check, verify, destroy + audit), then the pytest suite
+# Foundation gates on a local emulator of their own: molecule's default scenario, the foundation
+# and the EC2 fleet (converge, idempotence, check, verify, destroy + audit), then the pytest suite
 # (bad input, audit, your own network, the inventories; the installed tarball is the ansible 14
 # lane's).
 set -euo pipefail

@@ -11,7 +11,7 @@ plain ansible-playbook run from this checkout.
 
 To keep make test within its time budget, Build stack is answered "Build the EC2 fleet: false"
 and "Build the ECS service: false" (the foundation only: preflight, the wheel built by the job,
-network, bucket, IAM); molecule's fleet and ecs_ha scenarios prove the rest of the same roles.
+network, bucket, IAM); molecule's default and ecs_ha scenarios prove the rest of the same roles.
 AWX_TEST_FULL=1 keeps every default answer and builds the whole stack.
 """
 

@@ -17,6 +17,11 @@ One stack serves every step (a full converge is the expensive part of this suite
    network up (builds none of it) and brings it back to 1.
 5. playbooks/teardown.yml with the same -e removes everything (its audit passes) and leaves your
    VPC and subnets in place.
+
+No run prints a deprecation warning not in tests/allowed-deprecations.txt. The ansible 14 lane
+(scripts/test-ansible14.sh) runs this test on ansible-core 2.21 with the playbooks and roles of the
+collection installed from the tarball (TASKMANAGER_PLAYBOOK_DIR), the only copy on its collections
+path; the default line runs it on this checkout.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from taskmanager_tests.playbook import run_playbook
+from taskmanager_tests.playbook import PLAYBOOK_DIR, REPO, run_playbook
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -80,6 +85,7 @@ def extra_vars(pairs: list[str]) -> list[str]:
 def ok(run, what: str) -> int:
     assert run.rc == 0, f"{what} failed:\n{run.tail(6000)}"
     assert run.failed == 0, run.tail(6000)
+    assert not run.deprecations, f"{what} printed deprecation warnings: {run.deprecations}"
     return run.changed
 
 
@@ -150,7 +156,11 @@ def test_whole_stack_on_your_network_with_every_alb_variable_and_other_names(aws
     }
     every = [*names, *extra_vars(ALB), "-e", json.dumps(ids)]
     try:
-        ok(run_playbook("site.yml", *INVENTORY, *every), "site.yml with every alb_* on your network")
+        converge = run_playbook("site.yml", *INVENTORY, *every)
+        ok(converge, "site.yml with every alb_* on your network")
+        if PLAYBOOK_DIR != REPO:
+            # The installed collection's roles ran (include_tasks prints the file it includes).
+            assert f"{PLAYBOOK_DIR}/roles/network/tasks/" in converge.output, converge.tail(3000)
         # No network of the collection's own: both stacks are in your VPC and subnets.
         assert not aws.ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["tmx-vpc"]}])["Vpcs"]
 

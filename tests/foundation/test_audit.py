@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 from conftest import run_playbook
 
 TAG = [{"Key": "Project", "Value": "taskmanager"}]
@@ -18,8 +19,19 @@ def client(service: str, endpoint: str):
     )
 
 
-def test_audit_reports_tagged_leftovers_of_every_kind(endpoint, ec2):
-    """A VPC (modules) and one of each kind of tagged_resources_info: each is named, then all are gone."""
+@pytest.fixture
+def other_project(ec2):
+    """A VPC tagged with another project's name, there for the whole test."""
+    tags = [{"Key": "Project", "Value": "someone-else"}]
+    vpc = ec2.create_vpc(CidrBlock="10.78.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])
+    yield vpc["Vpc"]["VpcId"]
+    ec2.delete_vpc(VpcId=vpc["Vpc"]["VpcId"])
+
+
+def test_audit_reports_tagged_leftovers_of_every_kind_and_ignores_other_projects(endpoint, ec2, other_project):
+    """A VPC (modules) and one of each kind of tagged_resources_info: each is named, then all are gone.
+
+    Another project's VPC stays throughout: it is never named, and the audit is clean beside it."""
     ecs, ecr, ssm, rds = (client(service, endpoint) for service in ("ecs", "ecr", "ssm", "rds"))
     vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": TAG}])["Vpc"][
         "VpcId"
@@ -55,6 +67,7 @@ def test_audit_reports_tagged_leftovers_of_every_kind(endpoint, ec2):
             "RDS DB subnet group audit-subnets",
         ):
             assert label in run.output, label
+        assert other_project not in run.output
     finally:
         ec2.delete_vpc(VpcId=vpc)
         ecs.delete_cluster(cluster="audit-cluster")  # INACTIVE clusters stay visible: not leftovers
@@ -66,15 +79,3 @@ def test_audit_reports_tagged_leftovers_of_every_kind(endpoint, ec2):
     clean = run_playbook("playbooks/audit.yml", endpoint=endpoint)
     assert clean.rc == 0, clean.output[-3000:]
     assert "Audit clean" in clean.output
-
-
-def test_audit_ignores_other_projects(endpoint, ec2):
-    vpc = ec2.create_vpc(
-        CidrBlock="10.78.0.0/16",
-        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Project", "Value": "someone-else"}]}],
-    )["Vpc"]["VpcId"]
-    try:
-        run = run_playbook("playbooks/audit.yml", endpoint=endpoint)
-        assert run.rc == 0, run.output[-3000:]
-    finally:
-        ec2.delete_vpc(VpcId=vpc)

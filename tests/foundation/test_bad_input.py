@@ -5,22 +5,14 @@ from __future__ import annotations
 import pytest
 from conftest import NO_AWS, run_playbook
 
+# Through site.yml itself, the way a user runs it: its first play, the preflight, stops before any
+# AWS call. One case per kind of check (a rule on a value; a file the package check looks for);
+# every other rule is a row of tests/foundation/test_preflight_table.py, which runs the same role.
 CASES = [
     pytest.param(["-e", "network_vpc_cidr=10.0.0.0/33"], "network_vpc_cidr", id="invalid-vpc-cidr"),
     pytest.param(
-        ["-e", '{"network_public_subnet_cidrs": ["10.0.1.0/24", "10.9.0.0/24"]}'],
-        "network_vpc_cidr / network_public_subnet_cidrs",
-        id="subnet-outside-vpc",
-    ),
-    pytest.param(["-e", "network_az_count=3"], "network_az_count", id="fewer-subnets-than-azs"),
-    pytest.param(
-        ["-e", '{"network_availability_zones": ["eu-north-1a"]}'], "network_az_count", id="fewer-azs-than-count"
-    ),
-    pytest.param(["-e", "network_state=gone"], "network_state", id="state-choice"),
-    pytest.param(
         ["-e", "artifacts_webapp_package=/nonexistent/app.whl"], "artifacts_webapp_package", id="missing-package"
     ),
-    pytest.param(["-e", "iam_ssm_parameter_path=no-slashes"], "iam_ssm_parameter_path", id="ssm-path"),
 ]
 
 

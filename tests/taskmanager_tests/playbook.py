@@ -18,6 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 # The virtualenv the suites run in (VENV: .venv, .venv-ansible14, or an absolute path).
 VENV = (REPO / os.environ.get("VENV", ".venv")).resolve()
 VENV_BIN = VENV / "bin"
+# Where relative playbook paths resolve: this checkout, or an installed copy of the collection
+# (scripts/test-ansible14.sh sets TASKMANAGER_PLAYBOOK_DIR to the one it installed from the tarball).
+PLAYBOOK_DIR = Path(os.environ.get("TASKMANAGER_PLAYBOOK_DIR") or REPO)
 # Every host's line: site.yml runs on localhost and on a controller host per stack (playbooks/stacks.yml).
 RECAP = re.compile(r"^[\w.-]+\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 ALLOWED_DEPRECATIONS = [
@@ -78,14 +81,15 @@ def run_playbook(
     env: dict | None = None,
     timeout: float = 1200,
 ) -> PlaybookRun:
-    """``ansible-playbook [-i INVENTORY ...] PLAYBOOK ARGS... [-e JSON]`` from the repository root.
+    """``ansible-playbook [-i INVENTORY ...] PLAYBOOK ARGS... [-e JSON]`` from the repository root
+    (a relative PLAYBOOK is in PLAYBOOK_DIR).
 
     The environment is this process's, with the repository's ansible.cfg, no colour, the
     virtualenv first on PATH, then ``env`` on top (an emulator's endpoint, for one)."""
     command = [str(VENV_BIN / "ansible-playbook")]
     for inventory in inventories:
         command += ["-i", str(inventory)]
-    command += [str(playbook), *args]
+    command += [str(PLAYBOOK_DIR / playbook), *args]
     if extra_vars is not None:
         command += ["-e", json.dumps(extra_vars)]
     full_env = dict(
