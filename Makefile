@@ -172,7 +172,7 @@ changelog-lint: venv ## antsibull-changelog lint
 	$(BIN)/antsibull-changelog lint
 
 .PHONY: test-foundation
-test-foundation: venv webapp-dist dataplane-deps ## pytest for the foundation + molecule default on its own emulator
+test-foundation: venv webapp-dist dataplane-deps ## molecule default (foundation + fleet) + foundation pytest on its own emulator
 	VENV=$(VENV) scripts/test-foundation.sh
 
 .PHONY: test-webapp
@@ -188,7 +188,7 @@ test-stress: venv system-deps ## stress role on localhost
 	VENV=$(VENV) scripts/test-stress.sh
 
 .PHONY: test-fleet
-test-fleet: venv webapp-dist system-deps ## molecule fleet scenario + fleet pytest
+test-fleet: venv webapp-dist system-deps ## fleet pytest: user data, bad input
 	VENV=$(VENV) scripts/test-fleet.sh
 
 .PHONY: test-dataplane
@@ -219,7 +219,7 @@ test-ansible14: venv webapp-dist dataplane-deps ## ansible 14 lane: galaxy-impor
 # timing, and need the machine to themselves. Every gate runs even when another fails (as
 # make -k), and scripts/test-gates.sh ends with a table of each gate's time and result.
 TEST_JOBS ?= 2
-TEST_SHARED := test-fleet test-foundation test-ecs test-awx test-ansible14 lint test-spread test-webapp units sanity \
+TEST_SHARED := test-foundation test-ansible14 test-ecs test-awx test-fleet lint test-spread test-webapp units sanity \
 	changelog-lint
 TEST_ALONE := test-dataplane test-scale test-stress
 
