@@ -49,7 +49,11 @@ the emulator starts, never by editing site-packages, and each has a test in test
     scripts/local-aws.sh starts it beside the emulator on 127.<port octet>.253.1):
     a repository's URI is ``<registry>/<name>`` and GetAuthorizationToken's proxy endpoint is
     ``http://<registry>``, so a client pushes to ``repositoryUri`` with the token's credentials
-    exactly as it does on AWS. Without ``LOCAL_AWS_REGISTRY``, moto's answers stand.
+    exactly as it does on AWS. With the registry's folder (``LOCAL_AWS_REGISTRY_DIR``), the images
+    are the registry's: DeleteRepository refuses a repository that holds a tagged image unless
+    forced (moto sees no image and deletes it), and deletes the repository's images with it (moto
+    leaves them in the registry, where a new repository of the same name finds them again).
+    Without ``LOCAL_AWS_REGISTRY``, moto's answers stand.
 16. CreateLaunchTemplate's own TagSpecifications tag the launch template only (moto also copies
     them into version 1's LaunchTemplateData, where they are tags for the instances and volumes
     the template launches; amazon.aws.ec2_launch_template then sees a different version 1 and
@@ -77,6 +81,7 @@ from collections import Counter
 
 ENV_HEALTH_FILE = "LOCAL_AWS_HEALTH_FILE"
 ENV_REGISTRY = "LOCAL_AWS_REGISTRY"
+ENV_REGISTRY_DIR = "LOCAL_AWS_REGISTRY_DIR"
 ENV_LATENCY = "LOCAL_AWS_LATENCY"
 
 # Fix 17's profile "aws": typical seconds from a create call to a usable resource. AWS documents no
@@ -594,7 +599,7 @@ def _launch_template_versions_can_be_deleted() -> None:
     # 15. ECR's registry is the data plane's local registry.
     registry = os.environ.get(ENV_REGISTRY)
     if registry:
-        _ecr_on_local_registry(registry)
+        _ecr_on_local_registry(registry, os.environ.get(ENV_REGISTRY_DIR))
 
 
 def _launch_template_tags_stay_on_the_template() -> None:
@@ -631,12 +636,16 @@ def _launch_template_tags_stay_on_the_template() -> None:
     LaunchTemplates.create_launch_template = create_launch_template
 
 
-def _ecr_on_local_registry(registry: str) -> None:
+def _ecr_on_local_registry(registry: str, registry_dir: str | None) -> None:
     from base64 import b64encode
+    from pathlib import Path
 
     from moto.core.responses import ActionResult
-    from moto.ecr.models import Repository
+    from moto.ecr.exceptions import RepositoryNotEmptyException
+    from moto.ecr.models import ECRBackend, Repository
     from moto.ecr.responses import ECRResponse
+
+    from localaws import registry as local_registry
 
     original_init = Repository.__init__
 
@@ -654,6 +663,21 @@ def _ecr_on_local_registry(registry: str) -> None:
         return ActionResult({"authorizationData": data * len(registry_ids)})
 
     ECRResponse.get_authorization_token = get_authorization_token
+
+    if not registry_dir:
+        return
+    original_delete = ECRBackend.delete_repository
+
+    def delete_repository(self, repository_name, registry_id=None, force=False):
+        # The images are in the registry, not in moto's model: they decide "not empty", and go with the repository.
+        self._get_repository(repository_name, registry_id)  # RepositoryNotFoundException first, as ECR
+        if not force and local_registry.has_tags(Path(registry_dir), repository_name):
+            raise RepositoryNotEmptyException(repository_name, registry_id or self.account_id)
+        deleted = original_delete(self, repository_name, registry_id, force)
+        local_registry.delete_repository(Path(registry_dir), repository_name)
+        return deleted
+
+    ECRBackend.delete_repository = delete_repository
 
 
 def main(argv: list[str] | None = None) -> None:

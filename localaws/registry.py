@@ -31,6 +31,38 @@ MANIFEST_TYPES = ", ".join(
 BINARY = "docker-registry"
 
 
+def storage_root(state_dir: Path) -> Path:
+    """Where the registry of ``state_dir`` keeps its blobs and repositories (its filesystem driver's root)."""
+    return Path(state_dir) / "data"
+
+
+def repository_dir(state_dir: Path, name: str) -> Path:
+    """A repository's folder in the registry's storage (its tags, manifests and layer links)."""
+    return storage_root(state_dir) / "docker" / "registry" / "v2" / "repositories" / name
+
+
+def has_tags(state_dir: Path, name: str) -> bool:
+    """Whether the registry holds a tagged image in repository ``name``."""
+    tags = repository_dir(state_dir, name) / "_manifests" / "tags"
+    return tags.is_dir() and any(tags.iterdir())
+
+
+def delete_repository(state_dir: Path, name: str) -> None:
+    """Remove a repository from the registry's storage, and the folders its name leaves empty.
+
+    The repository's images go with it, as with ECR's DeleteRepository (force). Its layers stay in the
+    registry's shared blob store, where no repository refers to them any more.
+    """
+    folder = repository_dir(state_dir, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    top = repository_dir(state_dir, "")
+    for parent in folder.parents:
+        if parent == top or top not in parent.parents:
+            break
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when empty
+
+
 class PullError(Exception):
     """The image cannot be pulled (the text is what ECS puts after CannotPullContainerError)."""
 
@@ -88,7 +120,7 @@ class Registry:
                     "version": 0.1,
                     "log": {"level": "warn", "accesslog": {"disabled": True}},
                     "storage": {
-                        "filesystem": {"rootdirectory": str(self.state_dir / "data")},
+                        "filesystem": {"rootdirectory": str(storage_root(self.state_dir))},
                         "delete": {"enabled": True},
                     },
                     "http": {"addr": self.address if ":" in self.address else f"{self.address}:80"},

@@ -187,8 +187,13 @@ start() {
   mkdir -p "${STATE_DIR}" "${DP_DIR}"
   local health=""
   [[ ${DATAPLANE} == off ]] || health=$(realpath -m "${DP_DIR}/health.json")
+  # A new emulator holds nothing, so neither does its registry: an earlier run's images go (a
+  # registry left running by a killed emulator too).
+  stop_registry >/dev/null
+  rm -rf "${REG_DIR}/data"
   start_registry # started beside the emulator, waited for after it
   MOTO_IAM_LOAD_MANAGED_POLICIES=true LOCAL_AWS_HEALTH_FILE=${health} LOCAL_AWS_REGISTRY=${REGISTRY} \
+    LOCAL_AWS_REGISTRY_DIR=$(realpath -m "${REG_DIR}") \
     nohup "${PY}" -m localaws.emulator -H "${HOST}" -p "${PORT}" \
     >"${LOG_FILE}" 2>&1 </dev/null &
   echo $! >"${PID_FILE}"

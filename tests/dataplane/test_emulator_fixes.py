@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -296,6 +300,64 @@ def test_capacity_providers_are_listed_without_names(emulator):
     finally:
         ecs.delete_capacity_provider(capacityProvider="cp-list-test")
     assert "cp-list-test" not in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
+
+
+def registry_call(method: str, url: str, body: bytes | None = None, headers: dict | None = None):
+    """One request to the emulator's registry (its loopback address): the response's headers."""
+    request = urllib.request.Request(url, body, headers or {}, method=method)  # noqa: S310 - http on loopback
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http on loopback
+        return response.headers
+
+
+def push_image(registry: str, name: str, tag: str) -> None:
+    """A tagged image of one config blob, pushed with the registry's HTTP API (as buildah pushes)."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
+    digest = "sha256:" + hashlib.sha256(config.encode()).hexdigest()
+    upload = registry_call("POST", f"http://{registry}/v2/{name}/blobs/uploads/")["Location"]
+    upload = upload if upload.startswith("http") else f"http://{registry}{upload}"
+    blob = f"{upload}{'&' if '?' in upload else '?'}digest={digest}"
+    registry_call("PUT", blob, config.encode(), {"Content-Type": "application/octet-stream"})
+    media_type = "application/vnd.oci.image.manifest.v1+json"
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest, "size": len(config)},
+        "layers": [],
+    }
+    url = f"http://{registry}/v2/{name}/manifests/{tag}"
+    registry_call("PUT", url, json.dumps(manifest).encode(), {"Content-Type": media_type})
+
+
+def registry_tags(registry: str, name: str) -> list[str]:
+    """The repository's tags in the registry ([] when it holds none, or is unknown)."""
+    try:
+        with urllib.request.urlopen(f"http://{registry}/v2/{name}/tags/list", timeout=10) as response:  # noqa: S310
+            return json.load(response).get("tags") or []
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return []
+        raise
+
+
+def test_a_deleted_repository_takes_its_images_and_refuses_unless_forced(emulator):
+    """Fix 15: the images are the registry's. DeleteRepository refuses a repository holding one unless
+    forced, and then deletes its images too, so a new repository of the same name is empty (moto sees no
+    image, deletes the repository, and leaves the images for the next one to find)."""
+    ecr = emulator.client("ecr")
+    uri = ecr.create_repository(repositoryName="fix-test/app")["repository"]["repositoryUri"]
+    registry, name = uri.split("/", 1)
+    push_image(registry, name, "v1")
+    assert registry_tags(registry, name) == ["v1"]
+    with pytest.raises(ecr.exceptions.RepositoryNotEmptyException):
+        ecr.delete_repository(repositoryName="fix-test/app")
+    assert registry_tags(registry, name) == ["v1"]
+    ecr.delete_repository(repositoryName="fix-test/app", force=True)
+    assert registry_tags(registry, name) == []
+    ecr.create_repository(repositoryName="fix-test/app")
+    try:
+        assert registry_tags(registry, name) == []
+    finally:
+        ecr.delete_repository(repositoryName="fix-test/app")
 
 
 @pytest.fixture(scope="module")
