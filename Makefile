@@ -214,19 +214,20 @@ test-ansible14: venv webapp-dist dataplane-deps ## ansible 14 lane: galaxy-impor
 	VENV=$(VENV_14) scripts/test-ansible14.sh
 
 # The gates of `make test`; a new suite is one word in one of the two lists.
-# TEST_SHARED run TEST_JOBS at a time (they compete for the CPU but measure no time), longest
-# first. TEST_ALONE run one by one after them: they measure CPU load or request and health-check
-# timing, and need the machine to themselves. Every gate runs even when another fails (as
-# make -k), and scripts/test-gates.sh ends with a table of each gate's time and result.
+# TEST_ALONE run one by one at normal priority: they measure CPU load or request and health-check
+# timing, and need the machine to themselves. TEST_SHARED compete for the CPU but measure no time:
+# TEST_JOBS at a time beside them at idle priority, longest first, and the alone lane takes those
+# still waiting once its own gates are done. Every gate runs even when another fails (as make -k),
+# and scripts/test-gates.sh ends with a table of each gate's time, CPU and result.
 TEST_JOBS ?= 2
 TEST_SHARED := test-foundation test-ansible14 test-ecs test-awx test-fleet lint test-spread test-webapp units sanity \
 	changelog-lint
 TEST_ALONE := test-dataplane test-scale test-stress
 
-# What every gate needs is built first, once (two gates building the same thing at once race).
+# What several gates need is built first, once (two gates building the same thing at once race);
+# the ansible 14 venv, which one gate uses, is built by that gate.
 .PHONY: test
 test: venv system-deps dataplane-deps webapp-dist ## Everything CI runs, with a time per gate at the end
-	$(MAKE) --no-print-directory ANSIBLE_LINE=14 VENV=$(VENV_14) venv
 	MAKE="$(MAKE)" scripts/test-gates.sh --jobs $(TEST_JOBS) $(TEST_SHARED) --alone $(TEST_ALONE)
 
 # ---------------------------------------------------------------- benchmarks (not part of make test)

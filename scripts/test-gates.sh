@@ -10,8 +10,10 @@
 # same time as the alone ones but at idle priority, in a cgroup of their own (cgroup v1 or v2,
 # `cpu.idle`, else the lowest weight; `nice 19` where no cgroup can be made). The kernel then
 # gives an alone gate the CPU whenever it wants it, as on an idle machine, and the shared gates
-# what it leaves. Shared gates start in the order given: list the longest first. (A shared gate
-# cannot use real-time scheduling in that cgroup: the stress tests, which do, are alone.)
+# what it leaves. Shared gates start in the order given: list the longest first. Once the alone
+# gates are done, their lane takes the shared gates still waiting too, beside the N lanes, so that
+# both cores stay busy to the end. (A shared gate cannot use real-time scheduling in that cgroup:
+# the stress tests, which do, are alone.)
 #
 # Each gate's output goes to a log of its own and is printed whole when the gate ends (so that
 # two gates running at once do not interleave their lines). Logs and the table stay in
@@ -130,22 +132,45 @@ remove_cgroup() {
 trap 'echo "test-gates: interrupted" >&2; remove_cgroup; kill 0' INT TERM
 trap remove_cgroup EXIT
 
+# The shared gates wait in a queue, in the order given; each lane takes the next one when it is free.
+printf '%s\n' "${shared[@]}" >"${DIR}/queue"
+next_shared() {
+  local gate
+  {
+    flock 9
+    gate=$(head -n 1 "${DIR}/queue")
+    [[ -n ${gate} ]] || return 1
+    sed -i 1d "${DIR}/queue"
+  } 9>"${DIR}/queue.lock"
+  echo "${gate}"
+}
+shared_lane() {
+  local gate
+  while gate=$(next_shared); do "$0" --one "${gate}"; done
+}
+shared_pids=()
 if ((${#shared[@]})); then
   echo "== ${#shared[@]} gates, ${jobs} at a time, at idle CPU priority ($([[ -n ${cgroup} ]] && echo "cgroup ${cgroup}" || echo "nice 19")): ${shared[*]}"
-  (
-    if [[ -n ${cgroup} ]]; then echo "${BASHPID}" >"${cgroup}/cgroup.procs"; else renice -n 19 -p "${BASHPID}" >/dev/null; fi
-    printf '%s\0' "${shared[@]}" | xargs -0 -n 1 -P "${jobs}" "$0" --one
-    echo $((SECONDS - started)) >"${DIR}/shared_wall"
-  ) &
-  shared_pid=$!
+  for ((lane = 0; lane < jobs; lane++)); do
+    (
+      if [[ -n ${cgroup} ]]; then echo "${BASHPID}" >"${cgroup}/cgroup.procs"; else renice -n 19 -p "${BASHPID}" >/dev/null; fi
+      shared_lane
+    ) &
+    shared_pids+=($!)
+  done
 fi
 for gate in "${alone[@]}"; do
   echo "== ${gate} (alone, normal CPU priority)"
   "$0" --one "${gate}"
 done
 alone_wall=$((SECONDS - started))
-if [[ -n ${shared_pid:-} ]]; then wait "${shared_pid}"; fi
-shared_wall=$(cat "${DIR}/shared_wall" 2>/dev/null || echo 0)
+# Its own gates done, the alone lane takes shared ones too: the machine has no alone gate left to
+# keep quiet for, and a third lane keeps both cores busy until the last shared gate ends.
+if [[ -s ${DIR}/queue ]]; then
+  echo "== the alone gates are done: this lane takes the shared gates still waiting"
+  shared_lane
+fi
+if ((${#shared_pids[@]})); then wait "${shared_pids[@]}"; fi
 wall=$((SECONDS - started))
 
 # The table: every gate in the order given, with its result and time.
@@ -176,7 +201,6 @@ cpu_sum=0
     printf '   %-18s %-7s %8d %7s %8s  %s\n' "${gate}" "${mode}" "${seconds}" "$(mmss "${seconds}")" "${cpu}" "${result}"
   done
   printf '   %-18s %-7s %8d %7s %8d\n' "sum of gates" "" "${sum}" "$(mmss "${sum}")" "${cpu_sum}"
-  printf '   %-18s %-7s %8d %7s\n' "shared wall" "" "${shared_wall}" "$(mmss "${shared_wall}")"
   printf '   %-18s %-7s %8d %7s\n' "alone wall" "" "${alone_wall}" "$(mmss "${alone_wall}")"
   printf '   %-18s %-7s %8d %7s\n' "wall" "" "${wall}" "$(mmss "${wall}")"
 } >"${DIR}/table.txt"
