@@ -187,8 +187,8 @@ start() {
   mkdir -p "${STATE_DIR}" "${DP_DIR}"
   local health=""
   [[ ${DATAPLANE} == off ]] || health=$(realpath -m "${DP_DIR}/health.json")
-  # A new emulator holds nothing, so neither does its registry: an earlier run's images go (a
-  # registry left running by a killed emulator too).
+  # A new emulator holds nothing, so neither does its registry: images a killed emulator left go,
+  # with a registry it left running.
   stop_registry >/dev/null
   rm -rf "${REG_DIR}/data"
   start_registry # started beside the emulator, waited for after it
@@ -212,6 +212,8 @@ stop() {
   local pid
   stop_dataplane
   stop_registry
+  # The emulator's state ends with it (moto keeps it in memory), and so do its registry's images.
+  rm -rf "${REG_DIR}/data"
   if pid=$(our_pid); then
     terminate "${pid}" 50
     echo "local AWS emulator stopped (pid ${pid})"

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -358,6 +359,28 @@ def test_a_deleted_repository_takes_its_images_and_refuses_unless_forced(emulato
         assert registry_tags(registry, name) == []
     finally:
         ecr.delete_repository(repositoryName="fix-test/app")
+
+
+def test_the_registry_holds_nothing_a_new_emulator_did_not_push(tmp_path):
+    """Fix 15: the registry's images end with their emulator. A stopped emulator leaves none on disk,
+    and one started after a crash (emulator and registry killed) starts with an empty registry."""
+    local = start_local_aws(int(os.environ.get("DATAPLANE_REGISTRY_PORT", "5020")), dataplane=False)
+    data = local.state_dir / "registry" / "data"
+    try:
+        uri = local.client("ecr").create_repository(repositoryName="fix-test/left")["repository"]["repositoryUri"]
+        registry, name = uri.split("/", 1)
+        push_image(registry, name, "v1")
+        assert registry_tags(registry, name) == ["v1"] and data.is_dir()
+        for pid_file in ("moto.pid", "registry.pid"):
+            os.kill(int((local.state_dir / pid_file).read_text()), signal.SIGKILL)
+        started = local.script("start", timeout=180)
+        assert started.returncode == 0, started.stdout + started.stderr
+        local.client("ecr").create_repository(repositoryName="fix-test/left")
+        assert registry_tags(registry, name) == []
+        push_image(registry, name, "v2")
+    finally:
+        local.stop()
+    assert not data.exists()
 
 
 @pytest.fixture(scope="module")
