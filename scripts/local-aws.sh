@@ -166,6 +166,11 @@ stop_registry() {
   if [[ -n ${left} ]]; then
     # shellcheck disable=SC2086
     kill -9 ${left} 2>/dev/null || true
+    # Gone before a new registry binds the same address (at most 5 s).
+    for _ in $(seq 1 50); do
+      pgrep -f -- "$(realpath -m "${REG_DIR}")" >/dev/null || break
+      sleep 0.1
+    done
   fi
 }
 
