@@ -57,7 +57,7 @@ def delete_repository(state_dir: Path, name: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     top = repository_dir(state_dir, "")
     for parent in folder.parents:
-        if parent == top or top not in parent.parents:
+        if parent == top:
             break
         with contextlib.suppress(OSError):
             parent.rmdir()  # only when empty

@@ -9,11 +9,10 @@ import os
 import re
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 
 import pytest
+from taskmanager_tests import registry as registry_api
 from taskmanager_tests.emulator import start_local_aws
 
 from localaws.emulator import database_address, load_balancer_address, port_octet
@@ -303,21 +302,15 @@ def test_capacity_providers_are_listed_without_names(emulator):
     assert "cp-list-test" not in [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
 
 
-def registry_call(method: str, url: str, body: bytes | None = None, headers: dict | None = None):
-    """One request to the emulator's registry (its loopback address): the response's headers."""
-    request = urllib.request.Request(url, body, headers or {}, method=method)  # noqa: S310 - http on loopback
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http on loopback
-        return response.headers
-
-
 def push_image(registry: str, name: str, tag: str) -> None:
     """A tagged image of one config blob, pushed with the registry's HTTP API (as buildah pushes)."""
     config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
     digest = "sha256:" + hashlib.sha256(config.encode()).hexdigest()
-    upload = registry_call("POST", f"http://{registry}/v2/{name}/blobs/uploads/")["Location"]
+    with registry_api.request(f"http://{registry}/v2/{name}/blobs/uploads/", "POST") as answer:
+        upload = answer.headers["Location"]
     upload = upload if upload.startswith("http") else f"http://{registry}{upload}"
     blob = f"{upload}{'&' if '?' in upload else '?'}digest={digest}"
-    registry_call("PUT", blob, config.encode(), {"Content-Type": "application/octet-stream"})
+    registry_api.request(blob, "PUT", config.encode(), {"Content-Type": "application/octet-stream"}).close()
     media_type = "application/vnd.oci.image.manifest.v1+json"
     manifest = {
         "schemaVersion": 2,
@@ -326,18 +319,7 @@ def push_image(registry: str, name: str, tag: str) -> None:
         "layers": [],
     }
     url = f"http://{registry}/v2/{name}/manifests/{tag}"
-    registry_call("PUT", url, json.dumps(manifest).encode(), {"Content-Type": media_type})
-
-
-def registry_tags(registry: str, name: str) -> list[str]:
-    """The repository's tags in the registry ([] when it holds none, or is unknown)."""
-    try:
-        with urllib.request.urlopen(f"http://{registry}/v2/{name}/tags/list", timeout=10) as response:  # noqa: S310
-            return json.load(response).get("tags") or []
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return []
-        raise
+    registry_api.request(url, "PUT", json.dumps(manifest).encode(), {"Content-Type": media_type}).close()
 
 
 def test_a_deleted_repository_takes_its_images_and_refuses_unless_forced(emulator):
@@ -348,15 +330,15 @@ def test_a_deleted_repository_takes_its_images_and_refuses_unless_forced(emulato
     uri = ecr.create_repository(repositoryName="fix-test/app")["repository"]["repositoryUri"]
     registry, name = uri.split("/", 1)
     push_image(registry, name, "v1")
-    assert registry_tags(registry, name) == ["v1"]
+    assert registry_api.tags(registry, name) == ["v1"]
     with pytest.raises(ecr.exceptions.RepositoryNotEmptyException):
         ecr.delete_repository(repositoryName="fix-test/app")
-    assert registry_tags(registry, name) == ["v1"]
+    assert registry_api.tags(registry, name) == ["v1"]
     ecr.delete_repository(repositoryName="fix-test/app", force=True)
-    assert registry_tags(registry, name) == []
+    assert registry_api.tags(registry, name) == []
     ecr.create_repository(repositoryName="fix-test/app")
     try:
-        assert registry_tags(registry, name) == []
+        assert registry_api.tags(registry, name) == []
     finally:
         ecr.delete_repository(repositoryName="fix-test/app")
 
@@ -370,13 +352,13 @@ def test_the_registry_holds_nothing_a_new_emulator_did_not_push(tmp_path):
         uri = local.client("ecr").create_repository(repositoryName="fix-test/left")["repository"]["repositoryUri"]
         registry, name = uri.split("/", 1)
         push_image(registry, name, "v1")
-        assert registry_tags(registry, name) == ["v1"] and data.is_dir()
+        assert registry_api.tags(registry, name) == ["v1"] and data.is_dir()
         for pid_file in ("moto.pid", "registry.pid"):
             os.kill(int((local.state_dir / pid_file).read_text()), signal.SIGKILL)
         started = local.script("start", timeout=180)
         assert started.returncode == 0, started.stdout + started.stderr
         local.client("ecr").create_repository(repositoryName="fix-test/left")
-        assert registry_tags(registry, name) == []
+        assert registry_api.tags(registry, name) == []
         push_image(registry, name, "v2")
     finally:
         local.stop()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
+
+from taskmanager_tests import registry as registry_api
 
 CLUSTER, SERVICE, REPOSITORY = "taskmanager-ecs", "taskmanager-ecs-webapp", "taskmanager/webapp"
 MANIFESTS = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
@@ -23,8 +24,7 @@ def service_image(local) -> str:
 
 
 def registry(url: str, method: str = "GET"):
-    request = urllib.request.Request(url, method=method, headers={"Accept": MANIFESTS})  # noqa: S310
-    return urllib.request.urlopen(request, timeout=10)  # noqa: S310 - the data plane's loopback registry
+    return registry_api.request(url, method, headers={"Accept": MANIFESTS})
 
 
 def revision(arn_or_name: str) -> str:
