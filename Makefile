@@ -171,9 +171,12 @@ units: venv ## ansible-test units for plugins/
 changelog-lint: venv ## antsibull-changelog lint
 	$(BIN)/antsibull-changelog lint
 
-.PHONY: test-foundation
-test-foundation: venv webapp-dist dataplane-deps ## molecule default (foundation + fleet) + foundation pytest on its own emulator
-	VENV=$(VENV) scripts/test-foundation.sh
+.PHONY: test-molecule test-foundation
+test-molecule: venv webapp-dist dataplane-deps ## molecule default (foundation + fleet: converge, idempotence, check, verify, destroy) on its own emulator
+	VENV=$(VENV) scripts/test-foundation.sh molecule
+
+test-foundation: venv webapp-dist dataplane-deps ## foundation pytest (bad input, audit, your own network, inventories) on its own emulator
+	VENV=$(VENV) scripts/test-foundation.sh pytest
 
 .PHONY: test-webapp
 test-webapp: venv system-deps ## Web app: SQLite, MariaDB, metadata stand-ins, Chromium, schemathesis
@@ -220,7 +223,7 @@ test-ansible14: venv webapp-dist dataplane-deps ## ansible 14 lane: galaxy-impor
 # still waiting once its own gates are done. Every gate runs even when another fails (as make -k),
 # and scripts/test-gates.sh ends with a table of each gate's time, CPU and result.
 TEST_JOBS ?= 2
-TEST_SHARED := test-foundation test-ansible14 test-ecs test-awx test-fleet lint test-spread test-webapp units sanity \
+TEST_SHARED := test-ansible14 test-foundation test-molecule test-awx test-ecs test-fleet lint test-spread test-webapp units sanity \
 	changelog-lint
 TEST_ALONE := test-dataplane test-scale test-stress
 

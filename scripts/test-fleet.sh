@@ -2,7 +2,7 @@
 # Test the EC2 fleet (launch_template, alb, autoscaling) against a private local AWS emulator:
 # pytest tests/fleet, the user data (cloud-init schema, shellcheck) and bad input. Its converge,
 # idempotence, check mode, verify and teardown are molecule's default scenario (foundation and
-# fleet, scripts/test-foundation.sh); the whole site.yml (tests/fleet/test_site_whole_stack.py)
+# fleet, `make test-molecule`); the whole site.yml (tests/fleet/test_site_whole_stack.py)
 # runs in the ansible 14 lane, on the installed tarball (scripts/test-ansible14.sh). Each runs
 # once per `make test`.
 # Usage: scripts/test-fleet.sh   (VENV defaults to .venv; FLEET_AWS_PORT to 5012)

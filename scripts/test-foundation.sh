@@ -1,30 +1,55 @@
 #!/usr/bin/env bash
-# Foundation gates on a local emulator of their own: molecule's default scenario, the foundation
-# and the EC2 fleet (converge, idempotence, check, verify, destroy + audit), then the pytest suite
-# (bad input, audit, your own network, the inventories; the installed tarball is the ansible 14
-# lane's).
+# Foundation gates, each on a local emulator of its own, so that `make test` can run them side by
+# side (two gates instead of one long one: the run's last minutes keep both cores busy):
+#
+#   scripts/test-foundation.sh molecule   molecule's default scenario, the foundation and the EC2
+#                                         fleet (converge, idempotence, check, verify, destroy +
+#                                         audit): `make test-molecule`, port MOLECULE_AWS_PORT (5024)
+#   scripts/test-foundation.sh pytest     the pytest suite tests/foundation (bad input, audit, your
+#                                         own network, the inventories): `make test-foundation`,
+#                                         port FOUNDATION_AWS_PORT (5010)
+#   scripts/test-foundation.sh            both, one after the other
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 export VENV
-# A port of its own, so that `make test` runs beside a `make demo` emulator on 5555.
-export LOCAL_AWS_PORT=${FOUNDATION_AWS_PORT:-5010}
-# The foundation serves nothing: the emulator alone, without its data plane.
-export LOCAL_AWS_DATAPLANE=off
 export PATH=${PWD}/${VENV}/bin:${PATH}
 export ANSIBLE_CONFIG=${PWD}/ansible.cfg
-export AWS_ENDPOINT_URL=http://127.0.0.1:${LOCAL_AWS_PORT}
+# The foundation serves nothing: the emulator alone, without its data plane.
+export LOCAL_AWS_DATAPLANE=off
 
-started=0
+# The emulator this script started, if any: stopped when the step ends, or when the script does.
+started=""
 cleanup() {
-  if [[ ${started} == 1 ]]; then scripts/local-aws.sh stop; fi
+  if [[ -n ${started} ]]; then LOCAL_AWS_PORT=${started} scripts/local-aws.sh stop; fi
+  started=""
 }
 trap cleanup EXIT
-if ! scripts/local-aws.sh status >/dev/null 2>&1; then
-  scripts/local-aws.sh start
-  started=1
-fi
 
-molecule test -s default
-pytest -p no:cacheprovider -q --durations=8 tests/foundation
+# Run "$@" against an emulator on port $1 (started here unless one is there, and then stopped).
+on_emulator() {
+  local port=$1
+  shift
+  export LOCAL_AWS_PORT=${port} AWS_ENDPOINT_URL=http://127.0.0.1:${port}
+  if ! scripts/local-aws.sh status >/dev/null 2>&1; then
+    scripts/local-aws.sh start
+    started=${port}
+  fi
+  "$@"
+  cleanup
+}
+
+# Ports of their own, so that `make test` runs beside a `make demo` emulator on 5555.
+case ${1:-all} in
+  molecule) on_emulator "${MOLECULE_AWS_PORT:-5024}" molecule test -s default ;;
+  pytest) on_emulator "${FOUNDATION_AWS_PORT:-5010}" pytest -p no:cacheprovider -q --durations=8 tests/foundation ;;
+  all)
+    on_emulator "${MOLECULE_AWS_PORT:-5024}" molecule test -s default
+    on_emulator "${FOUNDATION_AWS_PORT:-5010}" pytest -p no:cacheprovider -q --durations=8 tests/foundation
+    ;;
+  *)
+    echo "usage: $0 [molecule|pytest]" >&2
+    exit 2
+    ;;
+esac
