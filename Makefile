@@ -9,12 +9,13 @@ SHELL := /bin/bash
 # Two supported lines (README "Requirements and supported versions"); pick one with
 # ANSIBLE_LINE=12|14. 12 (the default): ansible 12.3 / ansible-core 2.19 / amazon.aws and
 # community.aws 10, Python 3.11, with the whole dev toolchain in .venv. 14: ansible 14.5 /
-# ansible-core 2.21 / amazon.aws and community.aws 11, Python 3.12 (PYTHON, or found by
-# scripts/find-python.sh), in .venv-ansible14 with only what running the playbooks needs.
+# ansible-core 2.21 / amazon.aws and community.aws 11, Python 3.12, in .venv-ansible14 with only
+# what running the playbooks needs. The interpreter: PYTHON, or found by scripts/find-python.sh
+# (the distribution's first: Debian's optimized build takes less CPU than pyenv's default one).
 ANSIBLE_LINE ?= 12
 VENV_14 := .venv-ansible14
 ifeq ($(ANSIBLE_LINE),12)
-PYTHON ?= python3
+PYTHON ?= $$(scripts/find-python.sh 3.11)
 VENV ?= .venv
 REQUIREMENTS := requirements/dev.txt
 else ifeq ($(ANSIBLE_LINE),14)
