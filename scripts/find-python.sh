@@ -7,7 +7,7 @@
 # that is not selected does not). The distribution's comes first, ahead of a pyenv shim earlier on
 # PATH: Debian builds Python with profile-guided and link-time optimization, pyenv's default build
 # has neither (and links libpython as a shared library), and an AWS module run took about a fifth
-# more CPU under pyenv's 3.11 than under Debian's (README, "Tests").
+# more CPU under pyenv's 3.11 than under Debian's (README, "Requirements and supported versions").
 # Nothing found: exit 1 with a message saying how to get one. No other version is taken in its
 # place: the pinned requirements of that line are tested on this version only.
 set -euo pipefail
@@ -39,7 +39,7 @@ for python in "${candidates[@]}"; do
 done
 
 cat >&2 <<MSG
-ERROR: no Python ${want} found (looked for python${want} on PATH and in pyenv's versions/).
+ERROR: no Python ${want} found (looked for /usr/bin/python${want}, python${want} on PATH and pyenv's versions/).
        Install one, e.g. \`pyenv install ${want}\` (or the distribution's python${want} package),
        or name one: PYTHON=/path/to/python${want} make venv ANSIBLE_LINE=14
 MSG
