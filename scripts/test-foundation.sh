@@ -40,13 +40,16 @@ on_emulator() {
   cleanup
 }
 
-# Ports of their own, so that `make test` runs beside a `make demo` emulator on 5555.
+# The two gates, on ports of their own, so that `make test` runs beside a `make demo` emulator on 5555.
+gate_molecule() { on_emulator "${MOLECULE_AWS_PORT:-5024}" molecule test -s default; }
+gate_pytest() { on_emulator "${FOUNDATION_AWS_PORT:-5010}" pytest -p no:cacheprovider -q --durations=8 tests/foundation; }
+
 case ${1:-all} in
-  molecule) on_emulator "${MOLECULE_AWS_PORT:-5024}" molecule test -s default ;;
-  pytest) on_emulator "${FOUNDATION_AWS_PORT:-5010}" pytest -p no:cacheprovider -q --durations=8 tests/foundation ;;
+  molecule | pytest) "gate_$1" ;;
   all)
-    on_emulator "${MOLECULE_AWS_PORT:-5024}" molecule test -s default
-    on_emulator "${FOUNDATION_AWS_PORT:-5010}" pytest -p no:cacheprovider -q --durations=8 tests/foundation
+    # Two commands, not `a && b`: errexit must stay on inside both.
+    gate_molecule
+    gate_pytest
     ;;
   *)
     echo "usage: $0 [molecule|pytest]" >&2
