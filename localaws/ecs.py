@@ -19,6 +19,15 @@
   secrets (from Parameter Store), a dynamic host port (bridge mode) on the instance's address,
   the ECS task metadata v4 endpoint, registered in the service's target group as
   instance:host-port.
+- **Deployment circuit breaker.** With the service's ``deploymentCircuitBreaker`` on, the tasks of
+  a deployment in progress that fail to start (an image that cannot be pulled, secrets that
+  cannot be read, a container that cannot start: the breaker's first stage) are counted; a task
+  of it that becomes healthy resets the count (``resetOnHealthyTask``, on by default). At ECS's
+  threshold (half the desired count, at least 3, at most 200) the deployment has failed: with
+  ``rollback`` the service goes back to the task definition of its last completed deployment
+  (UpdateService); without, no new task of it is launched. Both are service events, as on ECS
+  (``ecs-events.json``, which the emulator answers in DescribeServices). Running tasks that fail
+  their health checks (the second stage) are replaced, not counted.
 - **AZ rebalancing.** Once a lost AZ is back, tasks move one at a time from the fullest AZ to the
   emptiest until they differ by at most one (ECS's ``availabilityZoneRebalancing``, the default
   for new services).
@@ -27,6 +36,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import logging
 import math
@@ -35,6 +45,7 @@ import re
 import signal
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +53,7 @@ from .registry import PullError, resolve
 
 log = logging.getLogger("localaws.ecs")
 
+EVENTS_FILE = "ecs-events.json"  # the services' events, which the emulator answers in DescribeServices
 FIRST_HOST_PORT = 32768  # the start of Linux's ephemeral range, as Docker's dynamic ports
 MEMORY_RESERVED_MIB = 256  # ECS_RESERVED_MEMORY a container instance keeps for itself (the role's default)
 DOCKERFILE_ENV = re.compile(r"^ENV\s+(.*?)(?<!\\)$", re.MULTILINE | re.DOTALL)
@@ -126,6 +138,12 @@ class EcsAgent:
         self._known_clusters: set[str] = set()
         self._definitions: dict[str, dict] = {}  # task definition ARN -> its description
         self._pulled: set[str] = set()  # images whose manifest resolved (a digest never changes)
+        # The deployment circuit breaker, per (cluster, service): the task definition of the last
+        # completed deployment, the failed tasks of the current one, the deployments that failed.
+        self._completed: dict[tuple[str, str], str] = {}
+        self._failures: dict[tuple[str, str, str], int] = {}
+        self._failed_deployments: set[tuple[str, str, str]] = set()
+        self.events: list[dict] = []
 
     # ------------------------------------------------------------------ entry point
     def reconcile(self, described: dict, frozen: set[str], target_states: dict[tuple[str, str], str]) -> list[dict]:
@@ -254,14 +272,14 @@ class EcsAgent:
             if ci is None:
                 self._stop(task, f"Host EC2 (instance {task.instance_id}) is gone.")
             elif task.failed:
-                self._stop(task, task.failed)
+                self._stop(task, task.failed, failed=True)
             elif task.process is not None and task.process.poll() is not None and ci.az not in frozen:
                 self._stop(task, f"Essential container in task exited (status {task.process.returncode})")
             elif "unhealthy" in states and now - task.started > grace:
                 self._stop(task, f"Task failed ELB health checks in (target-group {task.target_group_arns[0]})")
         ours = [t for t in self.tasks.values() if t.cluster == cluster and t.service == name]
         desired = service.get("desiredCount", 0)
-        definition = self._definition(service["taskDefinition"])
+        definition = self._definition(self._circuit_breaker(cluster, service, ours, target_states))
         cpu, memory = self._requirements(definition)
         old = [t for t in ours if t.definition != definition["taskDefinitionArn"]]
         if old:
@@ -284,6 +302,8 @@ class EcsAgent:
             missing = desired - len(ours)
         # Too few: place new tasks on connected instances with room for them.
         blocked = ""
+        if (cluster, name, definition["taskDefinitionArn"]) in self._failed_deployments:
+            missing = 0  # a failed deployment without rollback launches no new task
         for _attempt in range(missing):
             chosen, blocked = self._place(cluster, service, frozen, ours, cpu, memory)
             if chosen is None:
@@ -295,6 +315,9 @@ class EcsAgent:
             self._rebalance(cluster, service, frozen, ours, cpu, memory, definition, groups)
         running = [t for t in self.tasks.values() if t.cluster == cluster and t.service == name]
         healthy = [t for t in running if self._healthy(t, target_states)]
+        current = definition["taskDefinitionArn"]
+        if not old and len(running) == desired and len(healthy) == desired:
+            self._completed[(cluster, name)] = current  # the deployment completed
         return {
             "cluster": cluster,
             "service": name,
@@ -307,6 +330,54 @@ class EcsAgent:
                 for t in sorted(running, key=self._az)
             ],
         }
+
+    def _circuit_breaker(self, cluster: str, service: dict, ours: list[LocalTask], target_states: dict) -> str:
+        """ECS's deployment circuit breaker: the task definition ARN the service runs from now on.
+
+        It watches a deployment until it completes (the circuit breaker's MONITORING_COMPLETE): a
+        task that fails later, as in a lost AZ, is replaced and counts for nothing.
+        """
+        name, current = service["serviceName"], self._definition(service["taskDefinition"])["taskDefinitionArn"]
+        breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+        key, completed = (cluster, name, current), self._completed.get((cluster, name))
+        if not breaker.get("enable") or current == completed or key in self._failed_deployments:
+            return current
+        if any(t.definition == current and self._healthy(t, target_states) for t in ours):
+            self._failures.pop(key, None)  # resetOnHealthyTask
+        threshold = min(200, max(3, math.ceil(service.get("desiredCount", 0) * 0.5)))
+        if self._failures.get(key, 0) < threshold:
+            return current
+        failures = self._failures.pop(key)
+        deployment = next((d["id"] for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), "")
+        failed = f"(service {name}) (deployment {deployment}) deployment failed: tasks failed to start."
+        self._event(cluster, name, failed)
+        log.warning("%s: deployment of %s failed: %s tasks failed (threshold %s)", name, current, failures, threshold)
+        if not breaker.get("rollback") or not completed:
+            self._failed_deployments.add(key)
+            return current
+        self.ecs.update_service(cluster=cluster, service=name, taskDefinition=completed)
+        revision = completed.rsplit("/", 1)[-1]
+        self._event(cluster, name, f"(service {name}) rolling back to deployment of task definition {revision}.")
+        log.warning("%s: rolled back to %s (deployment circuit breaker)", name, revision)
+        return completed
+
+    def _event(self, cluster: str, service: str, message: str) -> None:
+        """A service event, newest first, as DescribeServices lists them (the emulator reads the file)."""
+        self.events.insert(
+            0,
+            {
+                "id": str(uuid.uuid4()),
+                "cluster": cluster,
+                "service": service,
+                "createdAt": datetime.datetime.now(datetime.timezone.utc).isoformat(),  # noqa: UP017
+                "message": message,
+            },
+        )
+        del self.events[100:]
+        path = Path(self.plane.state_dir) / EVENTS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.events, indent=1))
+        os.replace(tmp, path)
 
     @staticmethod
     def _healthy(task: LocalTask, target_states: dict) -> bool:
@@ -457,7 +528,7 @@ class EcsAgent:
         except PullError as exc:
             # As on ECS: the task never runs; it stops at once with the reason.
             log.error("%s: CannotPullContainerError: %s", task.id, exc)
-            self._stop(task, f"CannotPullContainerError: {exc}")
+            self._stop(task, f"CannotPullContainerError: {exc}", failed=True)
             return None
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
         env.update(dockerfile_env((site / "taskmanager_webapp" / "deploy" / "Dockerfile").read_text()))
@@ -527,7 +598,10 @@ class EcsAgent:
             with contextlib.suppress(OSError):
                 os.killpg(process.pid, signal.SIGKILL)
 
-    def _stop(self, task: LocalTask, reason: str) -> None:
+    def _stop(self, task: LocalTask, reason: str, failed: bool = False) -> None:
+        if failed:  # counted by the deployment circuit breaker
+            key = (task.cluster, task.service, task.definition)
+            self._failures[key] = self._failures.get(key, 0) + 1
         for arn in task.target_group_arns:
             try:
                 self.plane.elbv2.deregister_targets(

@@ -65,6 +65,9 @@ the emulator starts, never by editing site-packages, and each has a test in test
     ``LOCAL_AWS_LATENCY=aws`` takes typical times on AWS (:data:`TYPICAL_LATENCY`) divided by
     ``LOCAL_AWS_TIME_SCALE``; ``alb=45,rds=120`` gives the seconds. It shows what a playbook's waits
     cost and whether they overlap (``bench/converge_bench.py``), without an AWS account.
+18. An ECS service's events are those the data plane's scheduler recorded (``ecs-events.json``
+    next to the health file: its deployment circuit breaker's "deployment failed" and "rolling
+    back"), newest first, as DescribeServices lists them on AWS. moto's list stays empty.
 """
 
 from __future__ import annotations
@@ -335,12 +338,13 @@ def _console_fix() -> None:
     General.get_console_output = get_console_output
 
 
-def _read_activities() -> list:
-    path = os.environ.get(ENV_HEALTH_FILE)
+def _read_state_json(name: str) -> list:
+    """A list the data plane writes in its state folder (empty without one, or before it writes)."""
+    path = _state_file(name)
     if not path:
         return []
     try:
-        with open(os.path.join(os.path.dirname(path), "activities.json"), encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, ValueError):
         return []
@@ -460,7 +464,18 @@ def apply_fixes(port: int) -> None:
         services, failures = original_describe_services(self, cluster_str, service_names_or_arns)
         if not os.environ.get(ENV_HEALTH_FILE):
             return services, failures
+        events = _read_state_json("ecs-events.json")
         for service in services:
+            # 18. The scheduler's events of this service, newest first.
+            service.events = [
+                {
+                    "id": e["id"],
+                    "createdAt": datetime.datetime.fromisoformat(e["createdAt"]),
+                    "message": e["message"],
+                }
+                for e in events
+                if e.get("cluster") == service.cluster_name and e.get("service") == service.name
+            ]
             tasks = self.tasks.get(service.cluster_name, {}).values()
             running = sum(1 for t in tasks if t.group == f"service:{service.name}" and t.desired_status == "RUNNING")
             service.running_count, service.pending_count = running, 0
@@ -478,7 +493,7 @@ def apply_fixes(port: int) -> None:
     original_activities = AutoScalingResponse.describe_scaling_activities
 
     def describe_scaling_activities(self):
-        recorded = _read_activities()
+        recorded = _read_state_json("activities.json")
         if not recorded:
             return original_activities(self)
         name = self._get_param("AutoScalingGroupName")

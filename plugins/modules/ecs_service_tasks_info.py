@@ -18,6 +18,10 @@ description:
     placement, which a failover test needs before and after it stops an instance.
   - Lists the service's recently stopped tasks with their stopped reason, and every target with its health
     reason, so that a wait that times out can say why the service is not steady.
+  - Given the O(task_definition) a deployment registered, tells whether that deployment failed for good,
+    that is ECS's deployment circuit breaker rolled the service back to an earlier task definition, or marked
+    the deployment C(FAILED). A wait can stop at once instead of timing out. With rollback on, the service is
+    soon steady again, on the old task definition, and a wait for steadiness alone would end green.
   - Never changes anything.
 author:
   - taskmanager.aws contributors (!UNKNOWN)
@@ -29,6 +33,13 @@ options:
   service:
     description: Name or ARN of the service.
     required: true
+    type: str
+  task_definition:
+    description:
+      - The task definition (C(family:revision) or its ARN) the service was last deployed with.
+      - When the service runs another one, or that deployment's rollout state is C(FAILED), RV(deployment_failed)
+        is true, RV(steady) is false, and RV(reasons) says so with the service's newest deployment events.
+      - Its stopped tasks come first in RV(stopped_tasks).
     type: str
 notes:
   - Supports check mode.
@@ -44,6 +55,17 @@ EXAMPLES = r"""
     cluster: taskmanager-ecs
     service: taskmanager-ecs-webapp
   register: before
+
+- name: Wait for the deployment just made, and stop waiting when ECS rolls it back
+  taskmanager.aws.ecs_service_tasks_info:
+    cluster: taskmanager-ecs
+    service: taskmanager-ecs-webapp
+    task_definition: "taskmanager-ecs-webapp:{{ registered.taskdefinition.revision }}"
+  register: service
+  until: service.steady or service.deployment_failed
+  failed_when: service is failed or service.deployment_failed
+  retries: 120
+  delay: 5
 
 - name: Require two tasks in two AZs
   ansible.builtin.assert:
@@ -115,7 +137,22 @@ reasons:
   returned: always
   type: list
   elements: str
+deployment_failed:
+  description:
+    - The deployment of O(task_definition) failed for good, that is the service runs another task definition
+      (the circuit breaker rolled it back, or someone deployed meanwhile), or the deployment is C(FAILED).
+    - Always false without O(task_definition).
+  returned: always
+  type: bool
+events:
+  description: The service's newest events (at most 5), newest first.
+  returned: always
+  type: list
+  elements: str
+  sample: ["(service taskmanager-ecs-webapp) rolling back to deployment ecs-svc/1234567890123456789."]
 """
+
+import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -127,8 +164,16 @@ from ansible_collections.taskmanager.aws.plugins.module_utils.ecs_api import (
 )
 from ansible_collections.taskmanager.aws.plugins.module_utils.errors import AnsibleTaskmanagerAWSError
 
+# ECS's service events about a deployment that failed or is rolled back (its circuit breaker).
+DEPLOYMENT_EVENT = re.compile(r"deployment failed|rolling back|circuit breaker", re.IGNORECASE)
 
-def describe(ecs, elbv2, cluster, service_name):
+
+def revision(task_definition):
+    """family:revision of a task definition ARN or name."""
+    return (task_definition or "").rsplit("/", 1)[-1]
+
+
+def describe(ecs, elbv2, cluster, service_name, deployed=""):
     service = describe_service(ecs, cluster, service_name)
     if service is None:
         return {}, [], {}, [], []
@@ -164,7 +209,7 @@ def describe(ecs, elbv2, cluster, service_name):
         service,
         [format_task(task, instances.get(task.get("containerInstanceArn"), (None, None)), health) for task in tasks],
         health,
-        stopped_tasks(ecs, cluster, service["serviceName"], service.get("taskDefinition", "").rsplit("/", 1)[-1]),
+        stopped_tasks(ecs, cluster, service["serviceName"], revision(deployed or service.get("taskDefinition"))),
         targets,
     )
 
@@ -222,13 +267,11 @@ def judge(service, tasks, health):
     if any(t["instance_id"] is None for t in running):
         reasons.append("a task has no container instance")
     # family:revision of the service's task definition (an ARN on AWS; the emulator answers as given).
-    revision = (service.get("taskDefinition") or "").rsplit("/", 1)[-1]
-    older = [
-        t for t in running if revision and (t.get("task_definition_arn") or revision).rsplit("/", 1)[-1] != revision
-    ]
+    current = revision(service.get("taskDefinition"))
+    older = [t for t in running if current and revision(t.get("task_definition_arn") or current) != current]
     if older:
         reasons.append(
-            f"{len(older)} running task(s) of an older task definition than {revision} (deployment in progress)"
+            f"{len(older)} running task(s) of an older task definition than {current} (deployment in progress)"
         )
     for arn, targets in sorted(health.items()):
         healthy = sum(1 for _target, state in targets if state == "healthy")
@@ -238,18 +281,41 @@ def judge(service, tasks, health):
     return not reasons, reasons
 
 
+def judge_deployment(service, deployed):
+    """(failed, reasons): the deployment of the task definition `deployed` failed for good."""
+    if not deployed or not service:
+        return False, []
+    wanted, current = revision(deployed), revision(service.get("taskDefinition"))
+    ours = [d for d in service.get("deployments", []) if revision(d.get("taskDefinition")) == wanted]
+    events = [e["message"] for e in service.get("events", [])[:20] if DEPLOYMENT_EVENT.search(e.get("message", ""))]
+    said = f" (ECS: {'; '.join(reversed(events[:2]))})" if events else ""
+    if current != wanted:
+        return True, [f"the service runs {current}, not {wanted}: its deployment was rolled back or replaced{said}"]
+    failed = [d for d in ours if d.get("rolloutState") == "FAILED"]
+    if failed:
+        return True, [f"the deployment of {wanted} failed: {failed[0].get('rolloutStateReason', '')}{said}"]
+    return False, []
+
+
 def main():
-    argument_spec = {"cluster": {"type": "str", "required": True}, "service": {"type": "str", "required": True}}
+    argument_spec = {
+        "cluster": {"type": "str", "required": True},
+        "service": {"type": "str", "required": True},
+        "task_definition": {"type": "str"},
+    }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
     elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    deployed = module.params["task_definition"]
     try:
         service, tasks, health, stopped, targets = describe(
-            ecs, elbv2, module.params["cluster"], module.params["service"]
+            ecs, elbv2, module.params["cluster"], module.params["service"], deployed
         )
     except AnsibleTaskmanagerAWSError as e:
         module.fail_json_aws_error(e)
     steady, reasons = judge(service, tasks, health)
+    deployment_failed, failures = judge_deployment(service, deployed)
+    steady, reasons = steady and not deployment_failed, failures + reasons
     module.exit_json(
         changed=False,
         service={
@@ -268,6 +334,8 @@ def main():
         healthy_targets={arn: sum(1 for _t, s in targets if s == "healthy") for arn, targets in health.items()},
         steady=steady,
         reasons=reasons,
+        deployment_failed=deployment_failed,
+        events=[e.get("message", "") for e in (service or {}).get("events", [])[:5]],
     )
 
 

@@ -2,8 +2,9 @@
 """The ECS image on the local data plane: site.yml builds the web app image from the wheel with
 buildah, pushes it to the ECR repository's URI (the data plane's real registry, Debian's
 docker-registry) with the ECR authorization token's credentials, and the task definition names it
-by digest; a re-run builds and pushes nothing; an image that cannot be pulled makes site.yml fail
-with ECS's reason. Runs on the ECS stack of the failover tests (conftest.ecs_stack)."""
+by digest; a re-run builds and pushes nothing; an image that cannot be pulled is rolled back by
+ECS's deployment circuit breaker and makes site.yml fail at once with ECS's reason. Runs on the ECS
+stack of the failover tests (conftest.ecs_stack)."""
 
 from __future__ import annotations
 
@@ -87,22 +88,34 @@ def test_a_rerun_builds_and_pushes_nothing(ecs_stack):
         assert json.load(answer)["tags"] == before
 
 
-def test_an_image_that_cannot_be_pulled_fails_site_yml_naming_the_cause(ecs_stack):
+def test_an_image_that_cannot_be_pulled_is_rolled_back_and_fails_site_yml_naming_the_cause(ecs_stack):
+    """ECS's deployment circuit breaker: three tasks that cannot pull the image fail the deployment,
+    ECS rolls the service back to the task definition that served, and site.yml's wait stops at once
+    (not at its time-out) naming the rollback, the pull error and the missing digest."""
+    ecs = ecs_stack.client("ecs")
     good = service_image(ecs_stack)
+    served = revision(ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"])
     missing = good.split("@")[0] + "@sha256:" + "0" * 64
-    extra = {"taskmanager_build_fleet": False, "ecs_ha_steady_timeout": 45, "ecs_ha_steady_delay": 3}
+    # A time-out far beyond the breaker's three failed starts: the message says which ended the wait.
+    extra = {"taskmanager_build_fleet": False, "ecs_ha_steady_timeout": 300, "ecs_ha_steady_delay": 2}
     # --tags ecs: the foundation is looked up, not converged again (the re-run test converges it).
     only_ecs = ("--tags", "ecs", "-e")
     run = ecs_stack.playbook("site.yml", *only_ecs, json.dumps({**extra, "ecs_ha_image": missing}), timeout=1200)
     assert run.rc != 0
-    assert "The ECS service does not serve" in run.output, run.output[-4000:]
+    assert "The ECS service does not serve: its deployment failed" in run.output, run.output[-4000:]
     message = run.output[run.output.find("The ECS service does not serve") :]
-    assert "ecs_ha_steady_timeout" in message
+    assert "ecs_ha_steady_timeout" not in message.split("Running tasks")[0]
+    assert f"the service runs {served}, not " in message and "rolling back" in message, message[:3000]
     assert "CannotPullContainerError" in message and missing in message, message[:3000]
-    assert "older task definition" in message  # the old tasks keep serving while the deployment fails
-    # Back to the built image: the deployment replaces the tasks and site.yml ends steady again.
+    # Rolled back: the service and every running task are on the task definition that served.
+    service = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    assert revision(service["taskDefinition"]) == served and service_image(ecs_stack) == good
+    assert running_definitions(ecs_stack) == {served}
+    assert any("deployment failed: tasks failed to start" in e["message"] for e in service["events"])
+    print(f"an image that cannot be pulled: rolled back, site.yml failed after {run.seconds:.1f} s (time-out 300 s)")
+    # Back to the built image: a new deployment, and site.yml ends steady again.
     restored = ecs_stack.playbook("site.yml", *only_ecs, json.dumps({"taskmanager_build_fleet": False}), timeout=1200)
     assert restored.rc == 0, restored.output[-4000:]
     assert service_image(ecs_stack) == good
-    service = ecs_stack.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    service = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
     assert running_definitions(ecs_stack) == {revision(service["taskDefinition"])}

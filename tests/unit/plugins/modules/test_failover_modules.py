@@ -3,7 +3,11 @@
 """Pure logic of the failover test's modules: the probe's summary and the steady-state verdict.
 The modules against real servers: tests/dataplane/test_failover.py."""
 
-from ansible_collections.taskmanager.aws.plugins.modules.ecs_service_tasks_info import format_task, judge
+from ansible_collections.taskmanager.aws.plugins.modules.ecs_service_tasks_info import (
+    format_task,
+    judge,
+    judge_deployment,
+)
 from ansible_collections.taskmanager.aws.plugins.modules.http_probe import summarise
 
 
@@ -71,3 +75,33 @@ def test_tasks_of_an_older_task_definition_mean_a_deployment_in_progress():
     # The service may name its task definition as family:revision (the emulator echoes what it was given).
     service["taskDefinition"] = "web:2"
     assert judge(service, tasks, health) == (True, [])
+
+
+def test_a_rolled_back_deployment_failed_for_good_and_the_events_say_why():
+    events = [
+        {"message": "(service web) rolling back to deployment ecs-svc/1."},
+        {"message": "(service web) (deployment ecs-svc/2) deployment failed: tasks failed to start."},
+        {"message": "(service web) has reached a steady state."},
+    ]
+    service = {"taskDefinition": "arn:aws:ecs:r:1:task-definition/web:3", "deployments": [], "events": events}
+    failed, reasons = judge_deployment(service, "web:4")
+    assert failed
+    assert reasons == [
+        "the service runs web:3, not web:4: its deployment was rolled back or replaced (ECS: (service web) "
+        "(deployment ecs-svc/2) deployment failed: tasks failed to start.; (service web) rolling back to "
+        "deployment ecs-svc/1.)"
+    ]
+    # The deployment of what the service runs: not failed, by ARN or by family:revision.
+    assert judge_deployment(service, "web:3") == (False, [])
+    assert judge_deployment(service, "arn:aws:ecs:r:1:task-definition/web:3") == (False, [])
+    # Nothing to compare with: never failed.
+    assert judge_deployment(service, None) == (False, [])
+    assert judge_deployment({}, "web:3") == (False, [])
+
+
+def test_a_failed_rollout_without_rollback_failed_for_good():
+    deployment = {"taskDefinition": "web:4", "rolloutState": "FAILED", "rolloutStateReason": "tasks failed to start"}
+    service = {"taskDefinition": "web:4", "deployments": [deployment]}
+    assert judge_deployment(service, "web:4") == (True, ["the deployment of web:4 failed: tasks failed to start"])
+    deployment["rolloutState"] = "IN_PROGRESS"
+    assert judge_deployment(service, "web:4") == (False, [])
