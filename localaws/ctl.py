@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .dataplane import FROZEN_FILE, STATUS_FILE, read_json, write_json
+from .dataplane import FROZEN_FILE, STATUS_FILE
+from .statefiles import read_json, write_json
 
 
 def status_text(status: dict) -> str:

@@ -21,7 +21,6 @@ grace period) for tests and demos. The README's data-plane table says what is si
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -40,25 +39,13 @@ from .instances import CGroup, Instance, unpack_wheel
 from .metrics import Metrics
 from .rds import Databases
 from .scaling import Scaling
+from .statefiles import read_json, write_json
 
 log = logging.getLogger("localaws.dataplane")
 
 HEALTH_FILE = "health.json"
 STATUS_FILE = "status.json"
 FROZEN_FILE = "frozen-azs.json"
-
-
-def write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
-    os.replace(tmp, path)
-
-
-def read_json(path: Path, default):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default
 
 
 class TargetHealth:

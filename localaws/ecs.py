@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .registry import PullError, resolve
+from .statefiles import write_json
 
 log = logging.getLogger("localaws.ecs")
 
@@ -374,10 +375,7 @@ class EcsAgent:
             },
         )
         del self.events[100:]
-        path = Path(self.plane.state_dir) / EVENTS_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.events, indent=1))
-        os.replace(tmp, path)
+        write_json(Path(self.plane.state_dir) / EVENTS_FILE, self.events)
 
     @staticmethod
     def _healthy(task: LocalTask, target_states: dict) -> bool:

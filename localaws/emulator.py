@@ -73,7 +73,6 @@ the emulator starts, never by editing site-packages, and each has a test in test
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import secrets
 import string
@@ -81,6 +80,8 @@ import sys
 import time
 import zlib
 from collections import Counter
+
+from .statefiles import read_json, write_json
 
 ENV_HEALTH_FILE = "LOCAL_AWS_HEALTH_FILE"
 ENV_REGISTRY = "LOCAL_AWS_REGISTRY"
@@ -177,14 +178,7 @@ def _balanced_subnets(group, count: int) -> list[str | None]:
 
 
 def _read_health() -> dict:
-    path = os.environ.get(ENV_HEALTH_FILE)
-    if not path:
-        return {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return {}
+    return read_json(os.environ.get(ENV_HEALTH_FILE), {})
 
 
 def _targets_by_id_and_port(target_group_class, health_class) -> None:
@@ -264,11 +258,7 @@ def _record_rds_service(backend) -> None:
         }
         for db in backend.databases.values()
     }
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)
+    write_json(path, data, mode=0o600)
 
 
 def _rds_fixes(port: int, creating_seconds: float) -> None:
@@ -300,14 +290,8 @@ def _rds_fixes(port: int, creating_seconds: float) -> None:
     def describe_db_instances(self, *args, **kwargs):
         databases = original_describe(self, *args, **kwargs)
         # Without a data plane nothing serves the database, and moto's "available" stands.
-        served = None
         path = _state_file("rds.json")
-        if path:
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    served = json.load(handle)
-            except (OSError, ValueError):
-                served = {}
+        served = read_json(path, {}) if path else None
         for db in databases:
             ready = served is None or served.get(db.db_instance_identifier, {}).get("resource_id") == db.dbi_resource_id
             if db.status in ("available", "creating"):
@@ -340,14 +324,7 @@ def _console_fix() -> None:
 
 def _read_state_json(name: str) -> list:
     """A list the data plane writes in its state folder (empty without one, or before it writes)."""
-    path = _state_file(name)
-    if not path:
-        return []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return []
+    return read_json(_state_file(name), [])
 
 
 def apply_fixes(port: int) -> None:

@@ -12,9 +12,7 @@ and removes its data.
 from __future__ import annotations
 
 import getpass
-import json
 import logging
-import os
 import shutil
 import subprocess
 import threading
@@ -22,6 +20,7 @@ import time
 from pathlib import Path
 
 from .instances import end_process_group
+from .statefiles import read_json, write_json
 
 log = logging.getLogger("localaws.rds")
 
@@ -196,10 +195,7 @@ class Databases:
         self.servers: dict[str, MariaDB] = {}
 
     def _service(self) -> dict:
-        try:
-            return json.loads((self.plane.state_dir / SERVICE_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_json(self.plane.state_dir / SERVICE_FILE, {})
 
     def reconcile(self) -> list[dict]:
         described = {}
@@ -240,10 +236,7 @@ class Databases:
                 if folder.name not in self.servers:
                     shutil.rmtree(folder, ignore_errors=True)
         served = {i: {"resource_id": s.resource_id} for i, s in self.servers.items() if s.ready and s.alive()}
-        path = self.plane.state_dir / SERVED_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(served))
-        os.replace(tmp, path)
+        write_json(self.plane.state_dir / SERVED_FILE, served)
         return [s.summary() for s in sorted(self.servers.values(), key=lambda s: s.identifier)]
 
     def _remove(self, identifier: str, why: str) -> None:

@@ -23,16 +23,15 @@ DescribeScalingActivities answers with). After a decision the datapoints start o
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import math
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .metrics import BASIC_PERIOD, DETAILED_PERIOD
+from .statefiles import write_json
 
 log = logging.getLogger("localaws.scaling")
 
@@ -242,10 +241,7 @@ class Scaling:
             },
         )
         del self.activities[200:]
-        path = Path(self.plane.state_dir) / ACTIVITIES_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.activities, indent=1))
-        os.replace(tmp, path)
+        write_json(Path(self.plane.state_dir) / ACTIVITIES_FILE, self.activities)
 
 
 __all__ = ["BASIC_PERIOD", "DETAILED_PERIOD", "Decision", "Scaling", "decide", "proposed_capacity"]
