@@ -38,6 +38,7 @@ from .haproxy import Backend, Frontend, HAProxy, HealthCheck, Server, safe
 from .instances import CGroup, Instance, unpack_wheel
 from .metrics import Metrics
 from .rds import Databases
+from .refresh import Refreshes
 from .scaling import Scaling
 from .statefiles import read_json, write_json
 
@@ -111,6 +112,7 @@ class DataPlane:
         self._stop = threading.Event()
         self.metrics = Metrics(self)
         self.scaling = Scaling(self, self.metrics)
+        self.refreshes = Refreshes(self)
         self.databases = Databases(self)
 
     @staticmethod
@@ -211,8 +213,10 @@ class DataPlane:
         # Instances that stopped end only now: their tasks were deregistered and HAProxy drains
         # their servers, so new requests no longer go to processes that are about to end.
         self._end_instances(gone, described)
-        self._asg_health_checks(described, groups)
-        self.scaling.tick(described)
+        asgs = self.autoscaling.describe_auto_scaling_groups().get("AutoScalingGroups", [])
+        self._asg_health_checks(described, groups, asgs)
+        self.refreshes.tick(asgs, groups)
+        self.scaling.tick(described, asgs)
         write_json(
             self.state_dir / STATUS_FILE,
             {
@@ -389,12 +393,12 @@ class DataPlane:
         return servers
 
     # ------------------------------------------------------------------ Auto Scaling health
-    def _asg_health_checks(self, described: dict[str, dict], groups: list[dict]) -> None:
+    def _asg_health_checks(self, described: dict[str, dict], groups: list[dict], asgs: list[dict]) -> None:
         state_by_target = {}
         for group in groups:
             for target in group["targets"]:
                 state_by_target.setdefault((group["arn"], target["id"]), target["state"])
-        for asg in self.autoscaling.describe_auto_scaling_groups().get("AutoScalingGroups", []):
+        for asg in asgs:
             grace = self.scaled(asg.get("HealthCheckGracePeriod", 0))
             for member in asg.get("Instances", []):
                 instance_id = member["InstanceId"]

@@ -68,6 +68,16 @@ the emulator starts, never by editing site-packages, and each has a test in test
 18. An ECS service's events are those the data plane's scheduler recorded (``ecs-events.json``
     next to the health file: its deployment circuit breaker's "deployment failed" and "rolling
     back"), newest first, as DescribeServices lists them on AWS. moto's list stays empty.
+19. An Auto Scaling instance reports the launch template version it was launched from (moto
+    reports the template's default version for every instance, so an instance refresh never
+    finds an outdated instance).
+20. Instance refreshes (StartInstanceRefresh, DescribeInstanceRefreshes, CancelInstanceRefresh;
+    moto has none): one active refresh per group, as on AWS. With a data plane, the data plane
+    replaces the instances batch by batch and the emulator answers its progress
+    (``refreshes.json`` next to the health file). Without one, the outdated instances (every
+    instance unless ``SkipMatching``) are replaced at once and the refresh is ``Successful``.
+21. CreateLaunchTemplateVersion keeps the version's user data as CreateLaunchTemplate keeps it
+    (moto stores it as given, and an Auto Scaling launch from that version fails on it).
 """
 
 from __future__ import annotations
@@ -78,6 +88,7 @@ import secrets
 import string
 import sys
 import time
+import uuid
 import zlib
 from collections import Counter
 
@@ -500,8 +511,145 @@ def apply_fixes(port: int) -> None:
     EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
 
     _create_service_keeps_its_settings()
+    _instance_refresh()
     _launch_template_versions_can_be_deleted()
     _launch_template_tags_stay_on_the_template()
+
+
+def group_template_version(group) -> str | None:
+    """The version number the group launches (its version may be $Latest or $Default)."""
+    if group.ec2_launch_template is None:
+        return None
+    try:
+        return str(group.ec2_launch_template.get_version(group.launch_template_version).number)
+    except Exception:  # noqa: BLE001 - a template without that version: none known
+        return None
+
+
+def _instance_refresh() -> None:
+    """Fixes 19 and 20: the launch template version of each instance, and instance refreshes."""
+    from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
+    from moto.autoscaling.models import FakeAutoScalingGroup, InstanceState
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import ActionResult
+
+    # 19. Recorded at launch (after fix 1's balanced launch, which calls the original per instance).
+    original_replace = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+    def replace_recording(self, count_needed, propagated_tags):
+        before = {state.instance.id for state in self.instance_states}
+        original_replace(self, count_needed, propagated_tags)
+        version = group_template_version(self)
+        for state in self.instance_states:
+            if state.instance.id not in before:
+                state.instance.launch_template_version = version
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_recording
+
+    def launch_template(self):
+        group = self.auto_scaling_group
+        if group is None or group.ec2_launch_template is None:
+            return None
+        template = group.ec2_launch_template
+        version = getattr(self.instance, "launch_template_version", None) or template.default_version_number
+        return {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name, "Version": str(version)}
+
+    InstanceState.launch_template = property(launch_template)
+
+    # 20. Instance refreshes, kept on the backend; a data plane's progress merged in when answered.
+    active = ("Pending", "InProgress", "Cancelling")
+
+    class InstanceRefreshInProgress(AutoscalingClientError):
+        code = "InstanceRefreshInProgress"
+
+    class ActiveInstanceRefreshNotFound(AutoscalingClientError):
+        code = "ActiveInstanceRefreshNotFound"
+
+    def refreshes(backend) -> list[dict]:
+        progress = {r.get("InstanceRefreshId"): r for r in _read_state_json("refreshes.json")}
+        kept = backend.__dict__.setdefault("instance_refreshes", [])
+        for refresh in kept:
+            if refresh["Status"] in active and refresh["InstanceRefreshId"] in progress:
+                update = progress[refresh["InstanceRefreshId"]]
+                refresh.update(
+                    {
+                        k: update[k]
+                        for k in ("Status", "StatusReason", "PercentageComplete", "InstancesToUpdate")
+                        if k in update
+                    }
+                )
+                if update.get("EndTime"):
+                    refresh["EndTime"] = datetime.datetime.fromisoformat(update["EndTime"])
+        return kept
+
+    def start_instance_refresh(self):
+        backend = self.autoscaling_backend
+        name = self._get_param("AutoScalingGroupName")
+        group = backend.autoscaling_groups.get(name)
+        if group is None:
+            raise ValidationError(f"AutoScalingGroup name not found - {name}")
+        if any(r["AutoScalingGroupName"] == name and r["Status"] in active for r in refreshes(backend)):
+            raise InstanceRefreshInProgress(
+                "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh."
+            )
+        preferences = self._get_param("Preferences") or {}
+        version = group_template_version(group)
+        outdated = [
+            state.instance.id
+            for state in group.instance_states
+            if not preferences.get("SkipMatching")
+            or getattr(state.instance, "launch_template_version", None) != version
+        ]
+        now = datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
+        refresh = {
+            "InstanceRefreshId": str(uuid.uuid4()),
+            "AutoScalingGroupName": name,
+            "Status": "Pending",
+            "StatusReason": "",
+            "StartTime": now,
+            "PercentageComplete": 0,
+            "InstancesToUpdate": len(outdated),
+            "Preferences": {"MinHealthyPercentage": 90, "SkipMatching": False, **preferences},
+            "Strategy": self._get_param("Strategy") or "Rolling",
+        }
+        if not os.environ.get(ENV_HEALTH_FILE):
+            # No data plane: nothing serves, so the outdated instances are replaced at once.
+            for instance_id in outdated:
+                backend.terminate_instance(instance_id, should_decrement=False)
+            refresh.update(Status="Successful", PercentageComplete=100, InstancesToUpdate=0, EndTime=now)
+        backend.__dict__.setdefault("instance_refreshes", []).insert(0, refresh)
+        return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+    def describe_instance_refreshes(self):
+        name = self._get_param("AutoScalingGroupName")
+        ids = self._get_param("InstanceRefreshIds") or []
+        found = [
+            r
+            for r in refreshes(self.autoscaling_backend)
+            if r["AutoScalingGroupName"] == name and (not ids or r["InstanceRefreshId"] in ids)
+        ]
+        return ActionResult({"InstanceRefreshes": found[: int(self._get_param("MaxRecords") or 50)]})
+
+    def cancel_instance_refresh(self):
+        name = self._get_param("AutoScalingGroupName")
+        refresh = next(
+            (
+                r
+                for r in refreshes(self.autoscaling_backend)
+                if r["AutoScalingGroupName"] == name and r["Status"] in active
+            ),
+            None,
+        )
+        if refresh is None:
+            raise ActiveInstanceRefreshNotFound(
+                "No in progress or pending Instance Refresh found for Auto Scaling group " + name
+            )
+        refresh.update(Status="Cancelled", EndTime=datetime.datetime.now(datetime.timezone.utc))  # noqa: UP017
+        return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+    AutoScalingResponse.start_instance_refresh = start_instance_refresh
+    AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes
+    AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh
 
 
 def _create_service_keeps_its_settings() -> None:
@@ -530,13 +678,17 @@ def _create_service_keeps_its_settings() -> None:
 
 
 def _launch_template_versions_can_be_deleted() -> None:
-    """Fix 11: DeleteLaunchTemplateVersions, with versions found by number, not by position."""
+    """Fix 11: DeleteLaunchTemplateVersions, with versions found by number, not by position.
+    Fix 21: a version's user data is kept as CreateLaunchTemplate keeps it."""
     from moto.core.responses import ActionResult
     from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
     from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
     from moto.ec2.responses.launch_templates import LaunchTemplates
+    from moto.ec2.utils import parse_user_data
 
     def create_version(self, data, description):
+        if isinstance(data.get("UserData"), str):
+            data = {**data, "UserData": parse_user_data(data["UserData"])}
         number = max([getattr(self, "_highest_version", 0)] + [v.number for v in self.versions]) + 1
         self._highest_version = number
         version = LaunchTemplateVersion(self, number, data, description)

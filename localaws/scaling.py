@@ -120,9 +120,9 @@ class Scaling:
         self._policies_read = 0.0
         self.timeline: list[dict] = []  # one row per evaluation, for status.json
 
-    def tick(self, described: dict[str, dict]) -> None:
-        """One data-plane pass: publish the CPU datapoints that are due, evaluate the policies."""
-        groups = self.plane.autoscaling.describe_auto_scaling_groups().get("AutoScalingGroups", [])
+    def tick(self, described: dict[str, dict], groups: list[dict]) -> None:
+        """One data-plane pass (the groups as this pass described them): publish the CPU datapoints
+        that are due, evaluate the policies."""
         groups_of = {m["InstanceId"]: g["AutoScalingGroupName"] for g in groups for m in g.get("Instances", [])}
         self.metrics.publish(described, groups_of)
         self.evaluate(groups, described)

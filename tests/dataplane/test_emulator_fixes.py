@@ -228,6 +228,54 @@ def test_launch_template_versions_can_be_deleted_and_numbers_are_not_reused(emul
     ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
 
 
+def test_instances_keep_their_version_and_a_refresh_without_a_data_plane_replaces_them_at_once(emulator, network):
+    """Fixes 19, 20 and 21: each instance reports the version it was launched from; an instance
+    refresh (SkipMatching) replaces exactly those of another version, from a version whose user data
+    was given to CreateLaunchTemplateVersion; one refresh at a time, and none left to cancel."""
+    ec2, autoscaling = emulator.client("ec2"), emulator.client("autoscaling")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    data = {"ImageId": image, "InstanceType": "t3.micro", "UserData": "djE="}  # base64 of "v1"
+    template = ec2.create_launch_template(LaunchTemplateName="fix20", LaunchTemplateData=data)["LaunchTemplate"]
+    spec = {"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"}
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="refresh-test",
+        LaunchTemplate=spec,
+        MinSize=2,
+        MaxSize=4,
+        DesiredCapacity=2,
+        VPCZoneIdentifier=",".join(network["subnets"]),
+    )
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template["LaunchTemplateId"], LaunchTemplateData={**data, "UserData": "djI="}
+    )
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="refresh-test", LaunchTemplate={**spec, "Version": "2"})
+    # A scale-out launches from version 2; the first two stay on version 1.
+    autoscaling.set_desired_capacity(AutoScalingGroupName="refresh-test", DesiredCapacity=3)
+
+    def members():
+        groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["refresh-test"])
+        return {i["InstanceId"]: i["LaunchTemplate"]["Version"] for i in groups["AutoScalingGroups"][0]["Instances"]}
+
+    before = members()
+    assert sorted(before.values()) == ["1", "1", "2"], before
+    started = autoscaling.start_instance_refresh(
+        AutoScalingGroupName="refresh-test", Preferences={"SkipMatching": True, "MinHealthyPercentage": 90}
+    )
+    after = members()
+    assert set(after.values()) == {"2"} and len(after) == 3
+    kept = {i for i, version in before.items() if version == "2"}
+    assert set(after) & set(before) == kept  # the matching instance is skipped, the others replaced
+    user_data = ec2.describe_instance_attribute(InstanceId=sorted(set(after) - kept)[0], Attribute="userData")
+    assert user_data["UserData"]["Value"] == "djI="
+    refreshes = autoscaling.describe_instance_refreshes(AutoScalingGroupName="refresh-test")["InstanceRefreshes"]
+    assert [(r["InstanceRefreshId"], r["Status"], r["PercentageComplete"]) for r in refreshes] == [
+        (started["InstanceRefreshId"], "Successful", 100)
+    ]
+    with pytest.raises(autoscaling.exceptions.ClientError, match="ActiveInstanceRefreshNotFound"):
+        autoscaling.cancel_instance_refresh(AutoScalingGroupName="refresh-test")
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName="refresh-test", ForceDelete=True)
+
+
 def test_a_launch_templates_own_tags_stay_off_its_version_data(emulator):
     """Fix 16: CreateLaunchTemplate's TagSpecifications tag the template; the version data keeps
     only the tags it was given for the instances it launches."""
