@@ -45,7 +45,7 @@ class Rollout:
     """The data plane's side of one refresh."""
 
     group: str
-    to_replace: list[str]  # instance IDs still to terminate, oldest first
+    to_replace: list[str]  # instance IDs still to terminate, in ID order (AWS names no order)
     total: int
     terminated: set[str] = field(default_factory=set)
     healthy_since: dict[str, float] = field(default_factory=dict)  # instance ID -> first seen healthy
