@@ -214,8 +214,13 @@ class DataPlane:
         # their servers, so new requests no longer go to processes that are about to end.
         self._end_instances(gone, described)
         asgs = self.autoscaling.describe_auto_scaling_groups().get("AutoScalingGroups", [])
-        self._asg_health_checks(described, groups, asgs)
-        self.refreshes.tick(asgs, groups)
+        # (target group ARN, instance ID) -> the first target state of that instance in the group
+        state_by_target = {}
+        for group in groups:
+            for target in group["targets"]:
+                state_by_target.setdefault((group["arn"], target["id"]), target["state"])
+        self._asg_health_checks(described, state_by_target, asgs)
+        self.refreshes.tick(asgs, state_by_target)
         self.scaling.tick(described, asgs)
         write_json(
             self.state_dir / STATUS_FILE,
@@ -393,11 +398,7 @@ class DataPlane:
         return servers
 
     # ------------------------------------------------------------------ Auto Scaling health
-    def _asg_health_checks(self, described: dict[str, dict], groups: list[dict], asgs: list[dict]) -> None:
-        state_by_target = {}
-        for group in groups:
-            for target in group["targets"]:
-                state_by_target.setdefault((group["arn"], target["id"]), target["state"])
+    def _asg_health_checks(self, described: dict[str, dict], state_by_target: dict, asgs: list[dict]) -> None:
         for asg in asgs:
             grace = self.scaled(asg.get("HealthCheckGracePeriod", 0))
             for member in asg.get("Instances", []):

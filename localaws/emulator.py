@@ -588,7 +588,8 @@ def _instance_refresh() -> None:
         group = backend.autoscaling_groups.get(name)
         if group is None:
             raise ValidationError(f"AutoScalingGroup name not found - {name}")
-        if any(r["AutoScalingGroupName"] == name and r["Status"] in active for r in refreshes(backend)):
+        kept = refreshes(backend)
+        if any(r["AutoScalingGroupName"] == name and r["Status"] in active for r in kept):
             raise InstanceRefreshInProgress(
                 "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh."
             )
@@ -617,7 +618,7 @@ def _instance_refresh() -> None:
             for instance_id in outdated:
                 backend.terminate_instance(instance_id, should_decrement=False)
             refresh.update(Status="Successful", PercentageComplete=100, InstancesToUpdate=0, EndTime=now)
-        backend.__dict__.setdefault("instance_refreshes", []).insert(0, refresh)
+        kept.insert(0, refresh)
         return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
 
     def describe_instance_refreshes(self):

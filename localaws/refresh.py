@@ -40,6 +40,11 @@ REFRESHES_FILE = "refreshes.json"
 ACTIVE = ("Pending", "InProgress")
 
 
+def version(described: dict) -> str:
+    """The launch template version of a described group or group member ("" without one)."""
+    return str((described.get("LaunchTemplate") or {}).get("Version", ""))
+
+
 @dataclass
 class Rollout:
     """The data plane's side of one refresh."""
@@ -58,12 +63,9 @@ class Refreshes:
         self.plane = plane
         self.rollouts: dict[str, Rollout] = {}  # refresh ID -> its rollout
 
-    def tick(self, asgs: list[dict], target_groups: list[dict]) -> None:
-        """One data-plane pass over the groups that have an active refresh."""
-        state_by_target = {}
-        for group in target_groups:
-            for target in group["targets"]:
-                state_by_target.setdefault((group["arn"], target["id"]), target["state"])
+    def tick(self, asgs: list[dict], state_by_target: dict[tuple[str, str], str]) -> None:
+        """One data-plane pass over the groups that have an active refresh (target states by
+        target group ARN and instance ID, as this pass measured them)."""
         changed = False
         for asg in asgs:
             if not self._may_refresh(asg):
@@ -80,8 +82,7 @@ class Refreshes:
         """Only a group whose refresh is tracked, or with an instance on another version, is asked."""
         if any(r.group == asg["AutoScalingGroupName"] and r.status in ACTIVE for r in self.rollouts.values()):
             return True
-        wanted = str((asg.get("LaunchTemplate") or {}).get("Version", ""))
-        return any(str((m.get("LaunchTemplate") or {}).get("Version", wanted)) != wanted for m in asg["Instances"])
+        return any(version(m) != version(asg) for m in asg["Instances"])
 
     def _advance(self, asg: dict, refresh: dict, state_by_target: dict) -> bool:
         refresh_id, name = refresh["InstanceRefreshId"], asg["AutoScalingGroupName"]
@@ -93,21 +94,21 @@ class Refreshes:
             return False
         preferences = refresh.get("Preferences") or {}
         if rollout is None:
-            wanted = str((asg.get("LaunchTemplate") or {}).get("Version", ""))
             members = sorted(asg["Instances"], key=lambda m: m["InstanceId"])
             to_replace = [
-                m["InstanceId"]
-                for m in members
-                if not preferences.get("SkipMatching") or str((m.get("LaunchTemplate") or {}).get("Version")) != wanted
+                m["InstanceId"] for m in members if not preferences.get("SkipMatching") or version(m) != version(asg)
             ]
             rollout = self.rollouts[refresh_id] = Rollout(name, to_replace, len(to_replace))
             log.info("%s: instance refresh %s: %s instance(s) to replace", name, refresh_id, len(to_replace))
         if not self._settled(asg, rollout, preferences, state_by_target):
-            return rollout.status == "Pending" and self._set(rollout, "InProgress")
+            started = rollout.status == "Pending"
+            rollout.status = "InProgress"
+            return started
         if not rollout.to_replace:
             rollout.ended = datetime.datetime.now(datetime.timezone.utc).isoformat()  # noqa: UP017
+            rollout.status = "Successful"
             log.info("%s: instance refresh %s successful", name, refresh_id)
-            return self._set(rollout, "Successful")
+            return True
         desired = asg["DesiredCapacity"]
         batch = max(1, desired - math.ceil(desired * preferences.get("MinHealthyPercentage", 90) / 100))
         present = {m["InstanceId"] for m in asg["Instances"]}
@@ -120,7 +121,7 @@ class Refreshes:
             )
             rollout.terminated.add(instance_id)
         rollout.to_replace = rollout.to_replace[batch:]
-        self._set(rollout, "InProgress")
+        rollout.status = "InProgress"
         return True
 
     def _settled(self, asg: dict, rollout: Rollout, preferences: dict, state_by_target: dict) -> bool:
@@ -143,10 +144,6 @@ class Refreshes:
             since = rollout.healthy_since.setdefault(instance_id, now)
             if now - since < warmup and rollout.total > len(rollout.to_replace):
                 return False  # a replacement still warming up
-        return True
-
-    def _set(self, rollout: Rollout, status: str) -> bool:
-        rollout.status = status
         return True
 
     def _write(self) -> None:
