@@ -78,6 +78,9 @@ the emulator starts, never by editing site-packages, and each has a test in test
     instance unless ``SkipMatching``) are replaced at once and the refresh is ``Successful``.
 21. CreateLaunchTemplateVersion keeps the version's user data as CreateLaunchTemplate keeps it
     (moto stores it as given, and an Auto Scaling launch from that version fails on it).
+22. DeleteSecurityGroup refuses a group that another group's rule refers to
+    (``DependencyViolation``, as on AWS; moto deletes it and leaves the rule pointing nowhere), so
+    the teardown's order is proven locally.
 """
 
 from __future__ import annotations
@@ -514,6 +517,7 @@ def apply_fixes(port: int) -> None:
     _instance_refresh()
     _launch_template_versions_can_be_deleted()
     _launch_template_tags_stay_on_the_template()
+    _referenced_security_groups_stay()
 
 
 def group_template_version(group) -> str | None:
@@ -779,6 +783,24 @@ def _launch_template_tags_stay_on_the_template() -> None:
         )
 
     LaunchTemplates.create_launch_template = create_launch_template
+
+
+def _referenced_security_groups_stay() -> None:
+    """Fix 22: a group that another group's ingress or egress rule refers to is not deleted."""
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    original_delete = SecurityGroupBackend._delete_security_group
+
+    def delete_unreferenced(self, vpc_id, group_id):
+        for groups in self.groups.values():
+            for group in groups.values():
+                rules = [*group.ingress_rules, *group.egress_rules]
+                if group.id != group_id and any(rule.source_group.get("GroupId") == group_id for rule in rules):
+                    raise DependencyViolationError(f"resource {group_id} has a dependent object")
+        return original_delete(self, vpc_id, group_id)
+
+    SecurityGroupBackend._delete_security_group = delete_unreferenced
 
 
 def _ecr_on_local_registry(registry: str, registry_dir: str | None) -> None:

@@ -296,6 +296,41 @@ def test_a_launch_templates_own_tags_stay_off_its_version_data(emulator):
     ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
 
 
+def test_a_security_group_another_groups_rule_refers_to_is_not_deleted(emulator, network):
+    """Fix 22: DependencyViolation while a rule of another group names it, in or out; its own
+    rules naming itself do not hold it; deleted once the rules that name it are revoked."""
+    from botocore.exceptions import ClientError
+
+    ec2 = emulator.client("ec2")
+    client, database, proxy = (
+        ec2.create_security_group(GroupName=f"fix22-{name}", Description=name, VpcId=network["vpc"])["GroupId"]
+        for name in ("client", "database", "proxy")
+    )
+
+    def naming(group_id: str, port: int) -> dict:
+        return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "UserIdGroupPairs": [{"GroupId": group_id}]}
+
+    mysql_from_client, to_client = naming(client, 3306), naming(client, 80)
+    ec2.authorize_security_group_ingress(GroupId=database, IpPermissions=[mysql_from_client])
+    ec2.authorize_security_group_ingress(GroupId=client, IpPermissions=[naming(client, 80)])
+    ec2.authorize_security_group_egress(GroupId=proxy, IpPermissions=[to_client])
+
+    def delete_refused(group_id: str) -> str:
+        with pytest.raises(ClientError) as refused:
+            ec2.delete_security_group(GroupId=group_id)
+        return refused.value.response["Error"]["Code"]
+
+    assert delete_refused(client) == "DependencyViolation"
+    ec2.revoke_security_group_ingress(GroupId=database, IpPermissions=[mysql_from_client])
+    assert delete_refused(client) == "DependencyViolation"  # the proxy's egress still names it
+    ec2.revoke_security_group_egress(GroupId=proxy, IpPermissions=[to_client])
+    ec2.delete_security_group(GroupId=client)  # its own rule naming itself does not hold it
+    for group_id in (database, proxy):
+        ec2.delete_security_group(GroupId=group_id)
+    left = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["fix22-*"]}])["SecurityGroups"]
+    assert left == []
+
+
 def test_rds_endpoints_are_loopback_addresses_with_resource_ids_of_their_own(emulator):
     """Fix 12: an endpoint that reaches a server, one resource ID per instance, gp3's baseline."""
     rds = emulator.client("rds")
