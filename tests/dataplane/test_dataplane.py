@@ -389,8 +389,10 @@ def test_a_missing_secret_keeps_the_instance_unhealthy_with_a_clear_log_line(sta
 def test_a_wrong_database_password_fails_site_yml_naming_the_cause(stack):
     """The database's password no longer matches the parameter: new instances cannot migrate, and
     site.yml's wait fails naming the targets and the console output's 'Access denied'. Put back,
-    the fleet serves again and `--check` reports no change. No SecureString value in any output."""
-    ssm, rds = stack.client("ssm"), stack.client("rds")
+    the fleet serves again and `--check` reports no change. No SecureString value in any output.
+    The group was also changed out of band, so site.yml updates it: amazon.aws.autoscaling_group's
+    own wait (autoscaling_wait_timeout, 600 s) must not stand before the role's, which names the cause."""
+    ssm, rds, autoscaling = stack.client("ssm"), stack.client("rds"), stack.client("autoscaling")
     right = ssm.get_parameter(Name="/taskmanager/db_password", WithDecryption=True)["Parameter"]["Value"]
     rds.modify_db_instance(
         DBInstanceIdentifier="taskmanager-db", MasterUserPassword="Rotated0ut0fband", ApplyImmediately=True
@@ -406,6 +408,7 @@ def test_a_wrong_database_password_fails_site_yml_naming_the_cause(stack):
             20,
             "two replacements",
         )
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName="TaskManagerASG", MaxSize=4)
         run = stack.playbook(
             "site.yml",
             "--tags",
@@ -414,12 +417,18 @@ def test_a_wrong_database_password_fails_site_yml_naming_the_cause(stack):
             json.dumps(
                 {"taskmanager_build_ecs": False, "autoscaling_healthy_timeout": 15, "autoscaling_healthy_delay": 1}
             ),
+            timeout=300,
         )
         stack.runs.append(run)
         assert run.rc != 0
+        assert "TaskManagerASG differs in: max_size" in run.output, run.output[-3000:]
+        assert "Waited too long" not in run.output, run.output[-3000:]
         message = next(line for line in run.output.splitlines() if "The fleet does not serve" in line)
         assert "Access denied for user 'taskmanager'" in message, message
         assert "Console output of i-" in message
+        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["TaskManagerASG"])
+        assert group["AutoScalingGroups"][0]["MaxSize"] == 3, "site.yml did not put the group back"
+        print(f"site.yml with the wrong password and a group to update failed in {run.seconds:.1f} s")
     finally:
         rds.modify_db_instance(DBInstanceIdentifier="taskmanager-db", MasterUserPassword=right, ApplyImmediately=True)
     wait_for(
