@@ -614,11 +614,18 @@ def _instance_refresh() -> None:
             "StartTime": now,
             "PercentageComplete": 0,
             "InstancesToUpdate": len(outdated),
-            "Preferences": {"MinHealthyPercentage": 90, "SkipMatching": False, **preferences},
+            "Preferences": {
+                "MinHealthyPercentage": 90,
+                "SkipMatching": False,
+                "ScaleInProtectedInstances": "Wait",  # the API's defaults
+                "StandbyInstances": "Wait",
+                **preferences,
+            },
             "Strategy": self._get_param("Strategy") or "Rolling",
         }
         if not os.environ.get(ENV_HEALTH_FILE):
-            # No data plane: nothing serves, so the outdated instances are replaced at once.
+            # No data plane: nothing serves, so the outdated instances are replaced at once (the
+            # preferences but SkipMatching are the data plane's, localaws/refresh.py).
             for instance_id in outdated:
                 backend.terminate_instance(instance_id, should_decrement=False)
             refresh.update(Status="Successful", PercentageComplete=100, InstancesToUpdate=0, EndTime=now)

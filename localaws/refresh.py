@@ -14,13 +14,16 @@ through the Auto Scaling API, as the service does:
   health checks) or running (EC2), and the newest has been healthy for ``InstanceWarmup``
   seconds (the group's default warmup, else its health check grace period, divided by the time
   scale).
+- **Instances protected from scale in** (``ScaleInProtectedInstances``): ``Refresh`` replaces
+  them; ``Ignore`` leaves them out; ``Wait``, the API's default, holds the refresh while the next
+  batch has a protected instance, with a ``StatusReason`` naming them, and fails it after an hour
+  (divided by the time scale), as AWS does when no one lifts the protection.
 - **Progress.** ``Pending`` until the first batch, then ``InProgress`` with
   ``PercentageComplete`` (the instances whose batch has started) and ``InstancesToUpdate``, then
-  ``Successful``; written to
+  ``Successful`` (or ``Failed``); written to
   ``refreshes.json``, which the emulator answers in DescribeInstanceRefreshes. CancelInstanceRefresh
-  stops it between batches. Not simulated: checkpoints, alarms, auto rollback, standby and
-  scale-in protected instance preferences, and ``MaxHealthyPercentage`` above 100 (launch before
-  terminate).
+  stops it between batches. Not simulated: checkpoints, alarms, auto rollback, the standby
+  instance preference, and ``MaxHealthyPercentage`` above 100 (launch before terminate).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ log = logging.getLogger("localaws.refresh")
 
 REFRESHES_FILE = "refreshes.json"
 ACTIVE = ("Pending", "InProgress")
+PROTECTED_WAIT = 3600  # seconds a refresh waits for scale-in protection to be lifted (AWS: one hour)
 
 
 def version(described: dict) -> str:
@@ -55,7 +59,9 @@ class Rollout:
     terminated: set[str] = field(default_factory=set)
     healthy_since: dict[str, float] = field(default_factory=dict)  # instance ID -> first seen healthy
     status: str = "Pending"
+    reason: str = ""
     ended: str = ""
+    protected_since: float | None = None  # when the next batch was first held by a protected instance
 
 
 class Refreshes:
@@ -104,15 +110,19 @@ class Refreshes:
             started = rollout.status == "Pending"
             rollout.status = "InProgress"
             return started
+        present = {m["InstanceId"] for m in asg["Instances"]}
+        protected = {m["InstanceId"] for m in asg["Instances"] if m.get("ProtectedFromScaleIn")}
+        on_protected = preferences.get("ScaleInProtectedInstances", "Wait")  # Refresh | Ignore | Wait
+        ignored = protected if on_protected == "Ignore" else set()
+        rollout.to_replace = [i for i in rollout.to_replace if i in present and i not in ignored]
         if not rollout.to_replace:
-            rollout.ended = datetime.datetime.now(datetime.timezone.utc).isoformat()  # noqa: UP017
-            rollout.status = "Successful"
-            log.info("%s: instance refresh %s successful", name, refresh_id)
-            return True
+            return self._end(rollout, refresh_id, "Successful", "")
         desired = asg["DesiredCapacity"]
         batch = max(1, desired - math.ceil(desired * preferences.get("MinHealthyPercentage", 90) / 100))
-        present = {m["InstanceId"] for m in asg["Instances"]}
-        rollout.to_replace = [i for i in rollout.to_replace if i in present]
+        held = sorted(protected.intersection(rollout.to_replace[:batch]))
+        if held and on_protected == "Wait":
+            return self._hold(rollout, refresh_id, held)
+        rollout.protected_since, rollout.reason = None, ""
         for instance_id in rollout.to_replace[:batch]:
             log.info("%s: instance refresh %s replaces %s", name, refresh_id, instance_id)
             self.plane.replaced.add(instance_id)  # not judged by the health checks while it ends
@@ -123,6 +133,26 @@ class Refreshes:
         rollout.to_replace = rollout.to_replace[batch:]
         rollout.status = "InProgress"
         return True
+
+    def _end(self, rollout: Rollout, refresh_id: str, status: str, reason: str) -> bool:
+        rollout.ended = datetime.datetime.now(datetime.timezone.utc).isoformat()  # noqa: UP017
+        rollout.status, rollout.reason = status, reason
+        log.info("%s: instance refresh %s %s %s", rollout.group, refresh_id, status.lower(), reason)
+        return True
+
+    def _hold(self, rollout: Rollout, refresh_id: str, held: list[str]) -> bool:
+        """The next batch has instances protected from scale in (preference Wait): wait for the
+        protection to be lifted, and fail the refresh after an hour (time-scaled)."""
+        now = time.monotonic()
+        if rollout.protected_since is None:
+            rollout.protected_since = now
+        if now - rollout.protected_since >= self.plane.scaled(PROTECTED_WAIT):
+            reason = f"Instances protected from scale in were not unprotected within an hour: {', '.join(held)}"
+            return self._end(rollout, refresh_id, "Failed", reason)
+        reason = f"Waiting for the scale-in protection of {', '.join(held)} to be removed (preference Wait)"
+        changed = reason != rollout.reason or rollout.status != "InProgress"
+        rollout.reason, rollout.status = reason, "InProgress"
+        return changed
 
     def _settled(self, asg: dict, rollout: Rollout, preferences: dict, state_by_target: dict) -> bool:
         """The group is at its desired capacity, every instance in service, healthy and warm."""
@@ -153,7 +183,7 @@ class Refreshes:
                 {
                     "InstanceRefreshId": refresh_id,
                     "Status": rollout.status,
-                    "StatusReason": "",
+                    "StatusReason": rollout.reason,
                     "PercentageComplete": 100
                     if rollout.status == "Successful"
                     else int(100 * (rollout.total - len(rollout.to_replace)) / max(1, rollout.total)),

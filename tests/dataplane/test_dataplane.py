@@ -445,7 +445,10 @@ def test_a_wrong_database_password_fails_site_yml_naming_the_cause(stack):
 def test_a_new_launch_template_version_rolls_out_by_instance_refresh_while_the_fleet_serves(stack):
     """A change of the instances' configuration is a new launch template version; site.yml starts an
     instance refresh (one instance at a time: 90 % of two must stay in service) and ends when it is
-    Successful, every instance on the new version; the load balancer answers all along."""
+    Successful, every instance on the new version; the load balancer answers all along. The
+    instances are protected from scale in (autoscaling_scale_in_protection): the role lifts the
+    protection of the outdated ones, which the refresh would otherwise wait an hour for, and
+    protects the new ones."""
     # Last of the tests that run site.yml on this stack: the version it rolls out (its extra
     # environment) stays. An instance that failed its boot in a test before is replaced by the
     # group's ELB health check after its grace period (60 s at time scale 5).
@@ -457,11 +460,16 @@ def test_a_new_launch_template_version_rolls_out_by_instance_refresh_while_the_f
     )
     autoscaling = stack.client("autoscaling")
     before = {i["InstanceId"] for i in instance_ids(stack)}
+    autoscaling.set_instance_protection(
+        InstanceIds=sorted(before), AutoScalingGroupName="TaskManagerASG", ProtectedFromScaleIn=True
+    )
     extra = {
         "taskmanager_build_ecs": False,
         "launch_template_webapp_environment": {"TASKMANAGER_RELEASE_NOTE": "rolled out by instance refresh"},
         "autoscaling_instance_refresh_warmup": 15,  # 3 s at time scale 5
         "autoscaling_healthy_delay": 1,
+        "autoscaling_healthy_timeout": 300,
+        "autoscaling_scale_in_protection": True,
     }
     with Probe(stack.alb_url + "/instance", limit=240) as probe:
         run = stack.playbook("site.yml", "--tags", "fleet", "-e", json.dumps(extra))
@@ -472,6 +480,8 @@ def test_a_new_launch_template_version_rolls_out_by_instance_refresh_while_the_f
     after = {i["InstanceId"]: i["LaunchTemplate"]["Version"] for i in group["Instances"]}
     assert not before & set(after), f"instances of the old version remain: {before & set(after)}"
     assert set(after.values()) == {version} and len(after) == 2, after
+    unprotected = [i["InstanceId"] for i in group["Instances"] if not i["ProtectedFromScaleIn"]]
+    assert not unprotected, f"new instances without scale-in protection: {unprotected}"
     refresh = autoscaling.describe_instance_refreshes(AutoScalingGroupName="TaskManagerASG")["InstanceRefreshes"][0]
     assert (refresh["Status"], refresh["PercentageComplete"]) == ("Successful", 100), refresh
     served = {r[2] for r in probe.results if r[2]}

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
+import math
 import re
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from localaws.emulator import TYPICAL_LATENCY, latency_profile, load_balancer_address
 from localaws.haproxy import Backend, Frontend, HealthCheck, Paths, Server, matcher_regex, render
 from localaws.instances import decode_user_data, instance_address, parse_env
+from localaws.refresh import REFRESHES_FILE, Refreshes, Rollout
 
 
 def test_matcher_codes_become_an_exact_status_regex():
@@ -72,3 +76,71 @@ def test_the_latency_profile_is_off_typical_or_given_and_refuses_what_it_does_no
     for bad, message in (("elb=3", "unknown kind 'elb'"), ("rds=soon", "rds needs a number"), ("alb=-1", "between")):
         with pytest.raises(ValueError, match=message):
             latency_profile(bad)
+
+
+class RefreshingGroup:
+    """The Auto Scaling API as localaws.refresh sees it, for one group: its refreshes and the
+    instances it terminates (the group's launches are the test's to make)."""
+
+    def __init__(self, preferences: dict):
+        self.refreshes = [{"InstanceRefreshId": "r-1", "Status": "Pending", "Preferences": preferences}]
+        self.terminated: list[str] = []
+
+    def describe_instance_refreshes(self, AutoScalingGroupName: str) -> dict:  # noqa: N803 - boto3's names
+        return {"InstanceRefreshes": self.refreshes}
+
+    def terminate_instance_in_auto_scaling_group(self, InstanceId: str, ShouldDecrementDesiredCapacity: bool) -> None:  # noqa: N803
+        self.terminated.append(InstanceId)
+
+
+def refresh_pass(
+    state_dir: Path, preferences: dict, protected: set[str], time_scale: float = 1.0
+) -> tuple[RefreshingGroup, Rollout]:
+    """One data-plane pass over a settled 2-instance group (version 1, the group on 2) with a refresh."""
+    api = RefreshingGroup(preferences)
+    plane = SimpleNamespace(
+        autoscaling=api,
+        replaced=set(),
+        instances={"i-a": object(), "i-b": object()},
+        state_dir=str(state_dir),
+        scaled=lambda seconds: seconds / time_scale,
+    )
+    refreshes = Refreshes(plane)
+    asg = {
+        "AutoScalingGroupName": "web",
+        "DesiredCapacity": 2,
+        "HealthCheckGracePeriod": 0,
+        "LaunchTemplate": {"Version": "2"},
+        "Instances": [
+            {
+                "InstanceId": i,
+                "LifecycleState": "InService",
+                "LaunchTemplate": {"Version": "1"},
+                "ProtectedFromScaleIn": i in protected,
+            }
+            for i in ("i-a", "i-b")
+        ],
+    }
+    refreshes.tick([asg], {})
+    return api, refreshes.rollouts["r-1"]
+
+
+def test_an_instance_refresh_follows_the_scale_in_protected_instances_preference(tmp_path: Path):
+    """Refresh replaces a protected instance; Ignore leaves it out; Wait (the API's default) holds
+    the refresh naming it, and fails it once the (time-scaled) hour is over."""
+    api, rollout = refresh_pass(tmp_path, {"MinHealthyPercentage": 50, "ScaleInProtectedInstances": "Refresh"}, {"i-a"})
+    assert api.terminated == ["i-a"] and rollout.status == "InProgress"
+
+    api, rollout = refresh_pass(tmp_path, {"MinHealthyPercentage": 50, "ScaleInProtectedInstances": "Ignore"}, {"i-a"})
+    assert api.terminated == ["i-b"] and rollout.to_replace == []
+
+    api, rollout = refresh_pass(tmp_path, {"MinHealthyPercentage": 50}, {"i-a"})
+    assert api.terminated == [] and rollout.status == "InProgress"
+    assert "i-a" in rollout.reason and "preference Wait" in rollout.reason
+    answered = json.loads((tmp_path / REFRESHES_FILE).read_text())  # what the emulator answers (fix 20)
+    assert answered[0]["StatusReason"] == rollout.reason and answered[0]["Status"] == "InProgress"
+
+    api, rollout = refresh_pass(
+        tmp_path, {"MinHealthyPercentage": 50}, {"i-a"}, time_scale=math.inf
+    )  # the hour is over
+    assert api.terminated == [] and rollout.status == "Failed" and "i-a" in rollout.reason
