@@ -145,17 +145,31 @@ class HAProxy:
 
     # ------------------------------------------------------------------ runtime API
     def command(self, text: str, timeout: float = 2.0) -> str:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(self.paths.stats_socket))
-            sock.sendall(text.encode() + b"\n")
-            chunks = []
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        return b"".join(chunks).decode(errors="replace")
+        """Run CLI commands (``a; b``) on the current worker, through the master's CLI (``@1``).
+        The stats socket is shared by the old and the new worker for a moment after a reload, so
+        a command sent there may reach the old one: a state saved from it, or a new server put in
+        rotation on it only, would be lost. The master's socket is away while it re-executes
+        itself on a reload, and back within moments."""
+        routed = "; ".join(f"@1 {part.strip()}" for part in text.split(";"))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(timeout)
+                    sock.connect(str(self.paths.master_socket))
+                    sock.sendall(routed.encode() + b"\n")
+                    sock.shutdown(socket.SHUT_WR)  # the master answers, then closes
+                    chunks = []
+                    while True:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            break
+                        chunks.append(chunk)
+                return b"".join(chunks).decode(errors="replace")
+            except (ConnectionRefusedError, FileNotFoundError):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
 
     def master_pid(self) -> int | None:
         try:
