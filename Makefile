@@ -65,8 +65,15 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn "$(CURDIR)" $@
 
+# The controller's Python for the modules (scripts/module_python.py): the venv's python, with each
+# pipelined module run forked from a warm one. The inventories pick it when it exists.
+$(BIN)/module-python: scripts/module_python.py | $(BIN)/activate
+	{ echo "#!$(abspath $(BIN))/python"; cat $<; } >$@.tmp
+	chmod +x $@.tmp
+	mv $@.tmp $@
+
 .PHONY: venv
-venv: $(BIN)/activate $(COLLECTION_LINK) ## Create .venv (ANSIBLE_LINE=14: .venv-ansible14) and link the collection
+venv: $(BIN)/activate $(BIN)/module-python $(COLLECTION_LINK) ## Create .venv (ANSIBLE_LINE=14: .venv-ansible14) and link the collection
 
 .PHONY: system-deps dataplane-deps
 system-deps: ## Install the Debian packages the tests use (needs root)

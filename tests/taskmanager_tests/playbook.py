@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 # The virtualenv the suites run in (VENV: .venv, .venv-ansible14, or an absolute path).
 VENV = (REPO / os.environ.get("VENV", ".venv")).resolve()
 VENV_BIN = VENV / "bin"
+# The modules' Python on the controller, as the inventories choose it (group_vars/all/controller.yml).
+CONTROLLER_PYTHON = str(VENV_BIN / "module-python") if (VENV_BIN / "module-python").is_file() else sys.executable
 # Where relative playbook paths resolve: this checkout, or an installed copy of the collection
 # (scripts/test-ansible14.sh sets TASKMANAGER_PLAYBOOK_DIR to the one it installed from the tarball).
 PLAYBOOK_DIR = Path(os.environ.get("TASKMANAGER_PLAYBOOK_DIR") or REPO)
@@ -130,7 +132,7 @@ def run_host_cases(
     One process for a whole table of bad inputs: ansible-playbook's start-up (a few seconds) is
     paid once instead of once per case. ``extra_inventories`` come first: by default the stack's
     static inventory, whose group_vars give every host the settings of ``inventories/local``."""
-    base = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    base = {"ansible_connection": "local", "ansible_python_interpreter": CONTROLLER_PYTHON}
     hosts = {f"case_{name.replace('-', '_')}": {**base, **variables} for name, variables in cases.items()}
     inventory.write_text(yaml.safe_dump({"cases": {"hosts": hosts}}))
     proc = run_playbook(

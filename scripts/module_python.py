@@ -1,0 +1,381 @@
+"""module-python: the controller's Python for Ansible's modules, each run forked from a warm one.
+
+Every task of the AWS roles runs a Python module on the controller (connection local). A plain
+``python`` pays about 0.4 s of CPU per run before the module's first AWS call: it imports boto3,
+botocore and Ansible's module_utils again, and compiles the collections' module_utils out of the
+module's zip. ``make venv`` installs this file as ``.venv/bin/module-python`` (its first line names
+the venv's python), and the inventories' ``taskmanager_controller_python`` picks it when it is
+there. It behaves as that python does, and forwards each pipelined module run (the module's code on
+stdin, no argument: ``ansible.cfg`` pipelines) to a server that imported those libraries once and
+forks a child per run:
+
+- the child gets the run's stdin, stdout and stderr (passed over a Unix socket), its environment
+  and working folder, and ends as ``python`` would (exit code, traceback, ``atexit``);
+- a module whose zip holds another version of a library the server imported (the zip's CRC-32
+  differs from the file's) runs with none of the server's Ansible imports: as from a plain python;
+- the server lives as long as the ``ansible-playbook`` (or ``ansible``) process that started it,
+  and stops within a second after it, or after five idle minutes;
+- anything else (arguments, such as a module file to run; no ansible process above; no server
+  yet) runs the plain python in its place (``exec``), as do all runs while the server starts.
+
+One server per ansible process, Python and Python environment (``PYTHON*``, locale), in a folder
+of the user's only (``$TMPDIR/taskmanager-module-python-<uid>``, ``/tmp`` without ``TMPDIR``).
+"""
+
+import contextlib
+import os
+import socket
+import sys
+
+SERVE = "--serve"
+# What the server imports once. The collections' module_utils are imported whole (the modules pick
+# from them); boto3 and botocore come with them.
+PRELOAD_MODULES = ("ansible.module_utils.basic", "ansible.module_utils._internal._ansiballz._loader")
+PRELOAD_PACKAGES = (
+    "ansible_collections.amazon.aws.plugins.module_utils",
+    "ansible_collections.community.aws.plugins.module_utils",
+)
+# Environment that shapes an interpreter at its start: runs that differ in it get their own server.
+STARTUP_ENV = ("LANG", "LC_ALL", "LC_CTYPE")
+# The packages' __init__ files that a module's zip holds as stubs of its own.
+ANSIBALLZ_STUBS = ("ansible/__init__.py", "ansible/module_utils/__init__.py")
+OWNER_POLL = 1.0
+IDLE_LIMIT = 300.0
+
+
+def plain_python():
+    """Run the plain python in this process's place, with the same arguments and stdin."""
+    os.execv(sys.executable, [sys.executable, *sys.argv[1:]])  # noqa: S606 - python, in this one's place
+
+
+def _proc(pid):
+    """(parent pid, command line) of a process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(b")") + 2 :].split()[1]), cmdline
+
+
+def ansible_owner(pid):
+    """The ansible process this run belongs to: the first ancestor whose command names ansible,
+    followed up through its forks (the task workers share the command of the main process)."""
+    for _depth in range(8):
+        proc = _proc(pid)
+        if proc is None or pid <= 1:
+            return None
+        parent, cmdline = proc
+        if any(os.path.basename(arg).startswith(b"ansible") for arg in cmdline.split(b"\0")[:2]):
+            while True:
+                above = _proc(parent)
+                if above is None or above[1] != cmdline:
+                    return pid
+                pid, parent = parent, above[0]
+        pid = parent
+    return None
+
+
+def socket_path(owner):
+    """The server's socket for this owner, Python and start-up environment, or None."""
+    import tempfile
+    import zlib
+
+    folder = os.path.join(tempfile.gettempdir(), f"taskmanager-module-python-{os.getuid()}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder, 0o700)
+    info = os.lstat(folder)
+    if info.st_uid != os.getuid() or info.st_mode & 0o077 or not os.path.isdir(folder):
+        return None
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("PYTHON") or k in STARTUP_ENV)
+    key = zlib.crc32(repr((sys.executable, sys.flags, env)).encode())
+    return os.path.join(folder, f"{owner}-{key:08x}.sock")
+
+
+def _recv_exact(conn, size):
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def client():
+    owner = ansible_owner(os.getppid()) if len(sys.argv) == 1 else None
+    path = owner and socket_path(owner)
+    if not path:
+        plain_python()
+    code = handoff(path)
+    if code is None:
+        # No server (or it went away before it took the run): start one for the next runs, and
+        # run this one plainly. No server read stdin.
+        start_server(path, owner)
+        plain_python()
+    sys.exit(code)
+
+
+def handoff(path):
+    """Run this process's stdin script in a child of the server at path, with this process's
+    stdio, environment and folder; return its exit code, or None when no server took the run."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        env = b"\0".join(k + b"=" + v for k, v in os.environb.items())
+        request = os.getcwd().encode() + b"\0\0" + env
+        socket.send_fds(conn, [len(request).to_bytes(8, "big") + request], [0, 1, 2])
+        pid = _recv_exact(conn, 8)
+    except OSError:
+        pid = None
+    if pid is None:
+        conn.close()
+        return None
+    forward_signals(int.from_bytes(pid, "big"))
+    code = _recv_exact(conn, 4)
+    return int.from_bytes(code, "big", signed=True) if code else 1
+
+
+def handoff_probe(path):
+    """True when a server listens at path."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+    except OSError:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def forward_signals(pid):
+    import signal
+
+    def forward(signum, _frame):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, forward)
+
+
+def start_server(path, owner):
+    """Start the server, detached (its own session, stdio on /dev/null), and return at once."""
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            server = [sys.executable, os.path.abspath(__file__), SERVE, path, str(owner)]
+            os.execv(sys.executable, server)  # noqa: S606 - this file, as the server
+        os._exit(0)
+    os.wait()
+
+
+def preload():
+    """Import what the modules use. Return the CRC-32 of each Ansible file imported, by its path in
+    a module's zip, and the folders they came from."""
+    import importlib
+    import pkgutil
+
+    for name in PRELOAD_MODULES:
+        importlib.import_module(name)
+    for name in PRELOAD_PACKAGES:
+        try:
+            package = importlib.import_module(name)
+        except ImportError:
+            continue
+        for info in pkgutil.iter_modules(package.__path__):
+            try:
+                importlib.import_module(f"{name}.{info.name}")
+            except Exception:  # noqa: S112 - a module_utils file the modules cannot import either
+                continue
+    from ansible.module_utils.ansible_release import __version__
+
+    crcs, roots = {"__version__": __version__}, set()
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        if origin and name.split(".")[0] in ("ansible", "ansible_collections"):
+            relative = name.replace(".", "/") + ("/__init__.py" if origin.endswith("__init__.py") else ".py")
+            if origin.endswith(relative):
+                roots.add(origin[: -len(relative)])
+                crcs[relative] = file_crc(origin)
+    return crcs, tuple(roots)
+
+
+def file_crc(path):
+    import zlib
+
+    with open(path, "rb") as f:
+        return zlib.crc32(f.read())
+
+
+def serve(path, owner):
+    import fcntl
+    import signal
+    import time
+
+    lock = open(path + ".lock", "w")  # noqa: SIM115 - held for the server's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return  # another server has this socket
+    known = preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(path):
+        os.unlink(path)  # a server that died left it; the lock says none serves it
+    listener.bind(path)
+    listener.listen(64)
+    listener.settimeout(OWNER_POLL)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the runs' exit codes reach their clients
+    last = time.monotonic()
+    while True:
+        try:
+            conn, _address = listener.accept()
+        except TimeoutError:
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                break
+            if time.monotonic() - last > IDLE_LIMIT:
+                break
+            continue
+        last = time.monotonic()
+        conn.settimeout(None)
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
+            size = int.from_bytes(message[:8], "big")
+            while len(message) < size + 8:
+                chunk = conn.recv(size + 8 - len(message))
+                if not chunk:
+                    raise OSError("the client went away")
+                message += chunk
+        except (OSError, ValueError):
+            conn.close()
+            continue
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            continue
+        pid = os.fork()
+        if pid == 0:
+            listener.close()
+            lock.close()
+            run(conn, fds, message[8:], known)  # ends the process
+        for fd in fds:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            conn.sendall(pid.to_bytes(8, "big"))
+        conn.close()
+    os.unlink(path)
+    os.unlink(path + ".lock")
+
+
+def zip_mismatch(source, known):
+    """True when the module's zip holds another version of a file the server's imports would give
+    in its place: one it imported, or one beside them (the module itself, say)."""
+    import base64
+    import io
+    import re
+    import zipfile
+
+    crcs, roots = known
+    match = re.search(rb"zip_data='([A-Za-z0-9+/=]*)'", source) or re.search(rb'zip_data="([A-Za-z0-9+/=]*)"', source)
+    if match is None:
+        return True
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(match.group(1)))) as archive:
+        for info in archive.infolist():
+            if info.filename in ANSIBALLZ_STUBS:
+                # Package stubs the zip is built with (pkgutil.extend_path), not the files: the
+                # version that wrote them is the one to compare.
+                stub = archive.read(info).decode()
+                if f'__version__="{crcs["__version__"]}"' not in stub and "__version__" in stub:
+                    return True
+                continue
+            crc = crcs.get(info.filename)
+            if crc is None:
+                local = [os.path.join(root, info.filename) for root in roots]
+                crc = next((file_crc(path) for path in local if os.path.isfile(path)), info.CRC)
+            if crc != info.CRC:
+                return True
+    return False
+
+
+class CollectionFinder:
+    """Finds ``ansible_collections.<namespace>`` packages on sys.path (the module's zip) that the
+    server's namespace package, imported before the zip was on sys.path, does not list."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        from importlib.machinery import PathFinder
+
+        parts = name.split(".")
+        if len(parts) != 2 or parts[0] != "ansible_collections":
+            return None
+        return PathFinder.find_spec(name, [os.path.join(entry, "ansible_collections") for entry in sys.path if entry])
+
+
+def run(conn, fds, request, known):
+    """The child: become the client's python reading its script from stdin, then exit."""
+    import atexit
+    import signal
+    import types
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    cwd, _sep, env = request.partition(b"\0\0")
+    os.environ.clear()
+    for item in env.split(b"\0"):
+        key, _sep, value = item.partition(b"=")
+        if key:
+            os.environb[key] = value
+    os.chdir(cwd)
+    sys.argv = [""]
+    sys.path[0] = ""
+    code = [1]
+
+    def report():
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        with contextlib.suppress(OSError):
+            conn.sendall(code[0].to_bytes(4, "big", signed=True))
+
+    atexit.register(report)
+    source = sys.stdin.buffer.read()
+    if zip_mismatch(source, known):
+        for name in [n for n in sys.modules if n.split(".")[0] in ("ansible", "ansible_collections")]:
+            del sys.modules[name]
+    sys.meta_path.append(CollectionFinder)
+    main = types.ModuleType("__main__")
+    main.__file__ = "<stdin>"
+    sys.modules["__main__"] = main
+    try:
+        exec(compile(source, "<stdin>", "exec"), main.__dict__)  # noqa: S102 - the module, as python runs it
+        code[0] = 0
+    except SystemExit as exit_:
+        code[0] = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        raise
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        raise SystemExit(1) from None
+    raise SystemExit(0)
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == SERVE:
+        serve(sys.argv[2], int(sys.argv[3]))
+    else:
+        client()
+
+
+if __name__ == "__main__":
+    main()
