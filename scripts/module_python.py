@@ -15,8 +15,10 @@ forks a child per run:
   differs from the file's) runs with none of the server's Ansible imports: as from a plain python;
 - the server lives as long as the ``ansible-playbook`` (or ``ansible``) process that started it,
   and stops within a second after it, or after five idle minutes;
-- anything else (arguments, such as a module file to run; no ansible process above; no server
-  yet) runs the plain python in its place (``exec``), as do all runs while the server starts.
+- the first run starts the server, which listens before it imports (the runs that come meanwhile
+  wait in its queue), and hands itself to it like the others;
+- anything else (arguments, such as a module file to run; no ansible process above; a server
+  that does not come) runs the plain python in its place (``exec``).
 
 One server per ansible process, Python and Python environment (``PYTHON*``, locale), in a folder
 of the user's only (``$TMPDIR/taskmanager-module-python-<uid>``, ``/tmp`` without ``TMPDIR``).
@@ -39,7 +41,11 @@ PRELOAD_PACKAGES = (
 STARTUP_ENV = ("LANG", "LC_ALL", "LC_CTYPE")
 # The packages' __init__ files that a module's zip holds as stubs of its own.
 ANSIBALLZ_STUBS = ("ansible/__init__.py", "ansible/module_utils/__init__.py")
+# A Unix socket's path holds 108 bytes on Linux; a longer TMPDIR means no server.
+SOCKET_PATH_MAX = 100
 OWNER_POLL = 1.0
+# How long the run that starts the server waits for its socket (it binds before any import).
+START_WAIT = 5.0
 IDLE_LIMIT = 300.0
 
 
@@ -79,7 +85,8 @@ def ansible_owner(pid):
 
 
 def socket_path(owner):
-    """The server's socket for this owner, Python and start-up environment, or None."""
+    """The server's socket for this owner, Python and start-up environment, or None (a folder
+    another user could enter, or a path too long for a Unix socket)."""
     import tempfile
     import zlib
 
@@ -91,7 +98,8 @@ def socket_path(owner):
         return None
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("PYTHON") or k in STARTUP_ENV)
     key = zlib.crc32(repr((sys.executable, sys.flags, env)).encode())
-    return os.path.join(folder, f"{owner}-{key:08x}.sock")
+    path = os.path.join(folder, f"{owner}-{key:08x}.sock")
+    return path if len(path) < SOCKET_PATH_MAX else None
 
 
 def _recv_exact(conn, size):
@@ -111,10 +119,12 @@ def client():
         plain_python()
     code = handoff(path)
     if code is None:
-        # No server (or it went away before it took the run): start one for the next runs, and
-        # run this one plainly. No server read stdin.
+        # No server yet (or one that went away before it took the run): start one and hand it
+        # this run; the plain python runs it when none takes it. No server read stdin.
         start_server(path, owner)
-        plain_python()
+        code = handoff(path)
+        if code is None:
+            plain_python()
     sys.exit(code)
 
 
@@ -162,7 +172,10 @@ def forward_signals(pid):
 
 
 def start_server(path, owner):
-    """Start the server, detached (its own session, stdio on /dev/null), and return at once."""
+    """Start the server, detached (its own session, stdio on /dev/null), and return when its
+    socket is there (it listens before it imports; runs wait in its queue), or after START_WAIT."""
+    import time
+
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
@@ -173,6 +186,9 @@ def start_server(path, owner):
             os.execv(sys.executable, server)  # noqa: S606 - this file, as the server
         os._exit(0)
     os.wait()
+    deadline = time.monotonic() + START_WAIT
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def preload():
@@ -182,17 +198,15 @@ def preload():
     import pkgutil
 
     for name in PRELOAD_MODULES:
-        importlib.import_module(name)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     for name in PRELOAD_PACKAGES:
         try:
             package = importlib.import_module(name)
         except ImportError:
             continue
         for info in pkgutil.iter_modules(package.__path__):
-            try:
-                importlib.import_module(f"{name}.{info.name}")
-            except Exception:  # noqa: S112 - a module_utils file the modules cannot import either
-                continue
+            quiet_import(f"{name}.{info.name}")
     from ansible.module_utils.ansible_release import __version__
 
     crcs, roots = {"__version__": __version__}, set()
@@ -204,6 +218,30 @@ def preload():
                 roots.add(origin[: -len(relative)])
                 crcs[relative] = file_crc(origin)
     return crcs, tuple(roots)
+
+
+def quiet_import(name):
+    """Import a module_utils file unless it cannot be imported, or importing it records a warning
+    or a deprecation (Ansible returns those with the result of every module run after it): then
+    leave it, and what it imported, to the runs of the modules that import it themselves."""
+    import importlib
+
+    from ansible.module_utils.common import warnings
+
+    stores = [getattr(warnings, store, None) for store in ("_global_warnings", "_global_deprecations")]
+    stores = [store for store in stores if isinstance(store, dict)]
+    before, recorded = set(sys.modules), [dict(store) for store in stores]
+    try:
+        importlib.import_module(name)
+        if all(store == kept for store, kept in zip(stores, recorded, strict=True)):
+            return
+    except Exception:  # noqa: S110, BLE001 - a module_utils file the modules cannot import either
+        pass
+    for added in set(sys.modules) - before:
+        del sys.modules[added]
+    for store, kept in zip(stores, recorded, strict=True):
+        store.clear()
+        store.update(kept)
 
 
 def file_crc(path):
@@ -223,12 +261,15 @@ def serve(path, owner):
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return  # another server has this socket
-    known = preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
         os.unlink(path)  # a server that died left it; the lock says none serves it
     listener.bind(path)
-    listener.listen(64)
+    listener.listen(64)  # the runs that come while it imports wait here
+    try:
+        known = preload()
+    except Exception:  # noqa: BLE001 - serve anyway: every run then imports Ansible itself
+        known = None
     listener.settimeout(OWNER_POLL)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the runs' exit codes reach their clients
     last = time.monotonic()
@@ -283,6 +324,8 @@ def zip_mismatch(source, known):
     import re
     import zipfile
 
+    if known is None:
+        return True
     crcs, roots = known
     match = re.search(rb"zip_data='([A-Za-z0-9+/=]*)'", source) or re.search(rb'zip_data="([A-Za-z0-9+/=]*)"', source)
     if match is None:

@@ -179,7 +179,7 @@ class HAProxy:
         self.log = None
 
     def start(self):
-        subprocess.run([HAPROXY, "-c", "-q", "-f", str(self.config)], check=True, timeout=10)
+        subprocess.run([HAPROXY, "-c", "-q", "-f", str(self.config)], check=True, timeout=120)
         # Kept open while HAProxy runs, closed in stop().
         self.log = open(Path(self.tmp.name) / "haproxy.log", "wb")  # noqa: SIM115  pylint: disable=consider-using-with
         ports = [port for port, _servers in self.frontends.values()] + list(self.static)
