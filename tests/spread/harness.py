@@ -144,6 +144,10 @@ def haproxy_config(frontends, static=None):
         "    timeout connect 1s",
         "    timeout client 30s",
         "    timeout server 30s",
+        # A check fails on an error, not on a slow answer: a backend that a loaded machine leaves
+        # unscheduled for 200 ms (the check interval, and without this its time-out) would leave
+        # the rotation for a moment and shift the round robin's counts by one.
+        "    timeout check 5s",
         "    retries 2",
         "    option redispatch 1",
     ]
