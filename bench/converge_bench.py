@@ -109,7 +109,7 @@ def playbook(
     else:
         env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
         if profile:
-            env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
+            env["ANSIBLE_CALLBACKS_ENABLED"] = "taskmanager.aws.ansiballz_cache,ansible.posix.profile_tasks"
         book = "playbooks/teardown.yml" if phase == "teardown" else "site.yml"
         # The emulator alone runs no ECS task, so site.yml's steady wait is off: what is timed is
         # the control plane, and the naive playbook waits for nothing either.

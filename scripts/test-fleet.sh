@@ -19,7 +19,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:${LOCAL_AWS_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=eu-north-1 AWS_DEFAULT_REGION=eu-north-1
 export ANSIBLE_CONFIG="${PWD}/ansible.cfg"
-export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer  # "Playbook run took ..." per run
+export ANSIBLE_CALLBACKS_ENABLED=taskmanager.aws.ansiballz_cache,ansible.posix.timer  # "Playbook run took ..." per run
 
 stop_emulator() { VENV="${VENV}" scripts/local-aws.sh stop >/dev/null 2>&1 || true; }
 trap stop_emulator EXIT

@@ -1,0 +1,111 @@
+"""The ansiballz_cache callback (plugins/callback/ansiballz_cache.py, on in ansible.cfg): a run
+reuses the modules an earlier run packed, and packs again any whose files changed or are now
+shadowed. Real ansible-playbook runs of a module of a collection made here; what the module
+returns says which code ran."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from taskmanager_tests.playbook import REPO, VENV_BIN
+
+SUMMARY = re.compile(r"ansiballz_cache: (\d+) modules reused, (\d+) built again \(files changed\), (\d+) kept")
+MODULE = """#!/usr/bin/python
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cachetest.demo.plugins.module_utils.value import VALUE
+
+
+def main():
+    AnsibleModule(argument_spec={}).exit_json(changed=False, value=VALUE)
+
+
+if __name__ == "__main__":
+    main()
+"""
+PLAYBOOK = """
+- name: Run the module
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Ask the module
+      cachetest.demo.answer:
+      register: answer
+
+    - name: Say what it answered
+      ansible.builtin.debug:
+        msg: "VALUE={{ answer.value }}"
+"""
+
+
+def collection(root: Path, value: str) -> Path:
+    """cachetest.demo under root, whose module answers value (from its module_utils)."""
+    base = root / "ansible_collections" / "cachetest" / "demo"
+    (base / "plugins" / "modules").mkdir(parents=True, exist_ok=True)
+    (base / "plugins" / "module_utils").mkdir(parents=True, exist_ok=True)
+    (base / "galaxy.yml").write_text("namespace: cachetest\nname: demo\nversion: 1.0.0\nauthors: [x]\n")
+    (base / "plugins" / "modules" / "answer.py").write_text(MODULE)
+    return set_value(base, value)
+
+
+def set_value(base: Path, value: str, mtime: float | None = None) -> Path:
+    utils = base / "plugins" / "module_utils" / "value.py"
+    utils.write_text(f"VALUE = {value!r}\n")
+    if mtime is not None:  # same size, another time: only the time tells the files apart
+        os.utime(utils, (mtime, mtime))
+    return base
+
+
+def run(tmp_path: Path, roots: list[Path]) -> tuple[str, tuple[int, int, int]]:
+    """One run: what the module answered, and the callback's (reused, built again, kept)."""
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=":".join([*map(str, roots), str(REPO / ".build")]),
+        TASKMANAGER_ANSIBALLZ_CACHE=str(tmp_path / "cache"),
+        ANSIBLE_NOCOLOR="1",
+    )
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-vv", "-i", "localhost,", "play.yml"]
+        + ["-e", f"ansible_python_interpreter={sys.executable}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    value = re.search(r"msg: VALUE=(\w+)", done.stdout)
+    summary = SUMMARY.search(done.stdout)
+    assert value and summary, done.stdout[-3000:]
+    return value[1], tuple(int(number) for number in summary.groups())
+
+
+def test_a_run_reuses_what_the_last_packed_and_packs_again_what_changed(tmp_path):
+    base = collection(tmp_path / "later", "one")
+    shadow = tmp_path / "shadow"  # an earlier collection path, without this collection for now
+    (shadow / "ansible_collections").mkdir(parents=True)
+    roots = [shadow, tmp_path / "later"]
+
+    assert run(tmp_path, roots) == ("one", (0, 0, 1))  # packed, kept
+    assert run(tmp_path, roots) == ("one", (1, 0, 0))  # reused
+
+    # The module_utils file changes (same size): the module is packed again, with the new code.
+    mtime = (base / "plugins" / "module_utils" / "value.py").stat().st_mtime + 10
+    set_value(base, "two", mtime)
+    assert run(tmp_path, roots) == ("two", (0, 1, 1))
+    assert run(tmp_path, roots) == ("two", (1, 0, 0))
+
+    # The same collection appears in the earlier path: its copy is the one Ansible packs now.
+    collection(shadow, "six")
+    assert run(tmp_path, roots) == ("six", (0, 1, 1))
+
+    # The cache is its owner's only.
+    for folder in (tmp_path / "cache").iterdir():
+        assert folder.stat().st_mode & 0o077 == 0, folder
