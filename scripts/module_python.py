@@ -6,13 +6,15 @@ botocore and Ansible's module_utils again, and compiles the collections' module_
 module's zip. ``make venv`` installs this file as ``.venv/bin/module-python`` (its first line names
 the venv's python), and the inventories' ``taskmanager_controller_python`` picks it when it is
 there. It behaves as that python does, and forwards each pipelined module run (the module's code on
-stdin, no argument: ``ansible.cfg`` pipelines) to a server that imported those libraries once and
-forks a child per run:
+stdin, no argument: ``ansible.cfg`` pipelines) to a server that imported those libraries once,
+parsed the AWS services' models once (botocore), and forks a child per run:
 
 - the child gets the run's stdin, stdout and stderr (passed over a Unix socket), its environment
   and working folder, and ends as ``python`` would (exit code, traceback, ``atexit``);
 - a module whose zip holds another version of a library the server imported (the zip's CRC-32
   differs from the file's) runs with none of the server's Ansible imports: as from a plain python;
+- the server's heap is frozen out of the garbage collector (``gc.freeze``): a run's collections do
+  not walk it, so its pages stay shared with the run instead of being copied into it;
 - the server lives as long as the ``ansible-playbook`` (or ``ansible``) process that started it,
   and stops within a second after it, or after five idle minutes;
 - the first run starts the server, which listens before it imports (the runs that come meanwhile
@@ -37,6 +39,10 @@ PRELOAD_PACKAGES = (
     "ansible_collections.amazon.aws.plugins.module_utils",
     "ansible_collections.community.aws.plugins.module_utils",
 )
+# The AWS services whose clients the server makes once, unused, so that botocore has parsed their
+# models and the files every client needs (endpoints, partitions, defaults) before any run: a run's
+# first client otherwise parses them again, 0.1 s of CPU or more (share_botocore_models).
+WARM_SERVICES = ("ec2", "elbv2", "autoscaling", "ecs", "ecr", "iam", "rds", "s3", "ssm", "logs", "sts")
 # Environment that shapes an interpreter at its start: runs that differ in it get their own server.
 STARTUP_ENV = ("LANG", "LC_ALL", "LC_CTYPE")
 # The packages' __init__ files that a module's zip holds as stubs of its own.
@@ -207,6 +213,8 @@ def preload():
             continue
         for info in pkgutil.iter_modules(package.__path__):
             quiet_import(f"{name}.{info.name}")
+    with contextlib.suppress(Exception):
+        share_botocore_models()
     from ansible.module_utils.ansible_release import __version__
 
     crcs, roots = {"__version__": __version__}, set()
@@ -218,6 +226,31 @@ def preload():
                 roots.add(origin[: -len(relative)])
                 crcs[relative] = file_crc(origin)
     return crcs, tuple(roots)
+
+
+def share_botocore_models():
+    """Give the botocore sessions of every run one data loader per data path, the server's, with
+    the models of WARM_SERVICES already parsed. botocore shares a loader's parsed models between the
+    clients of one session; here the runs' sessions share them too. Each run is a fork, so nothing a
+    run loads reaches another."""
+    import botocore.loaders
+    import botocore.session
+
+    create_loader = botocore.loaders.create_loader
+    loaders = {}
+
+    def shared_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader
+    session = botocore.session.Session()
+    for service in WARM_SERVICES:
+        with contextlib.suppress(Exception):
+            # Keys of its own: a client made with them resolves no credentials and calls nothing.
+            keys = {"aws_access_key_id": "warm", "aws_secret_access_key": "warm"}
+            session.create_client(service, region_name="us-east-1", **keys)
 
 
 def quiet_import(name):
@@ -253,6 +286,7 @@ def file_crc(path):
 
 def serve(path, owner):
     import fcntl
+    import gc
     import signal
     import time
 
@@ -270,6 +304,9 @@ def serve(path, owner):
         known = preload()
     except Exception:  # noqa: BLE001 - serve anyway: every run then imports Ansible itself
         known = None
+    # What the server holds is the runs' to read: out of the garbage collector's sight, a run's
+    # collections do not walk it, and so do not copy every page of it into the run (copy on write).
+    gc.freeze()
     listener.settimeout(OWNER_POLL)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the runs' exit codes reach their clients
     last = time.monotonic()

@@ -169,6 +169,27 @@ def test_a_run_ends_as_python_ends(server, tmp_path, script, rc, stdout, stderr)
     assert done.stderr.endswith(stderr) and plain.stderr.endswith(stderr)
 
 
+# What a run's first botocore session holds parsed, before it makes any client itself.
+PARSED = """
+import botocore.session
+loader = botocore.session.Session().get_component("data_loader")
+print(sorted(key[1] for key in loader._cache if key[0] == "load_service_model" and key[2] == "service-2"))
+"""
+
+
+def test_a_run_starts_with_the_servers_parsed_aws_models_and_frozen_heap(server, tmp_path):
+    served = _handoff(server, PARSED, tmp_path, {})
+    assert served.returncode == 0, served.stderr
+    assert eval(served.stdout) == sorted(module_python.WARM_SERVICES)  # noqa: S307 - a list this test printed
+    # The server's heap is out of the runs' garbage collections (gc.freeze before the forks).
+    frozen = _handoff(server, "import gc; print(gc.get_freeze_count() > 0)", tmp_path, {})
+    assert frozen.stdout == "True\n", frozen.stderr
+    # Another AWS_DATA_PATH can hold other models: that run's session parses its own.
+    other = _handoff(server, PARSED, tmp_path, {"AWS_DATA_PATH": str(tmp_path)})
+    plain = subprocess.run([sys.executable], input=PARSED, capture_output=True, text=True, check=False)
+    assert other.stdout == plain.stdout == "[]\n", (other.stderr, plain.stderr)
+
+
 def test_no_server_means_no_handoff(tmp_path):
     assert module_python.handoff(str(tmp_path / "none.sock")) is None
     assert module_python.handoff_probe(str(tmp_path / "none.sock")) is False
