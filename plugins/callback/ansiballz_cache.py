@@ -29,7 +29,8 @@ options:
   dir:
     description:
       - The folder the zips are kept in. It holds a folder per ansible-core install and
-        collection search path, made readable by its owner only.
+        collection search path, made readable by its owner only. A run removes the folders of
+        installs or collection paths that are gone, and those unused for 30 days.
     type: path
     default: ~/.ansible/taskmanager/ansiballz
     env:
@@ -45,8 +46,10 @@ import io
 import json
 import os
 import pickle
+import shutil
 import sys
 import tempfile
+import time
 import zipfile
 
 import ansible
@@ -61,6 +64,10 @@ RUN_FOLDER = "ansiballz_cache"
 # Zips built with an extension (the debugger, coverage) carry more than the module's files.
 NO_EXTENSIONS = "-none"
 MANIFEST = ".json"
+# Each folder of the cache names the install it is for: once one of those folders is gone (a
+# temporary install, a removed venv), or the folder has not been used for UNUSED_DAYS, a run removes it.
+KEY = "key.json"
+UNUSED_DAYS = 30
 
 
 def _digest(data: bytes) -> str:
@@ -114,12 +121,17 @@ class CallbackModule(CallbackBase):
             return True
         if tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2]) < (2, 19):
             return False
-        key = json.dumps([ANSIBLE_VERSION, sys.version_info[:2], self._ansible_root, self._collection_roots()]).encode()
+        roots = self._collection_roots()
+        key = json.dumps([ANSIBLE_VERSION, sys.version_info[:2], self._ansible_root, roots]).encode()
         try:
             store = os.path.join(os.path.expanduser(self.get_option("dir")), _digest(key)[:16])
             os.makedirs(store, mode=0o700, exist_ok=True)
             run = os.path.join(C.DEFAULT_LOCAL_TMP, RUN_FOLDER)
             os.makedirs(run, exist_ok=True)
+            # Written on each use: its time says when the folder was last used.
+            # The paths that hold collections now (the search path may name a folder not made yet).
+            held = [root for root in roots if os.path.isdir(os.path.join(root, "ansible_collections"))]
+            _write(os.path.join(store, KEY), json.dumps({"ansible": self._ansible_root, "collections": held}).encode())
         except OSError as error:
             self._display.vv(f"ansiballz_cache: off ({error})")
             return False
@@ -134,6 +146,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats):
         if self._open():
             saved = self._save()
+            self._prune()
             self._display.vv(
                 f"ansiballz_cache: {len(self._restored)} modules reused, {self._stale} built again"
                 f" (files changed), {saved} kept for the next run, in {self._store}"
@@ -163,6 +176,29 @@ class CallbackModule(CallbackBase):
                 continue
             _write(target, data)
             self._restored[name] = manifest["sha256"]
+
+    def _prune(self) -> None:
+        """Remove the folders of installs that are gone, or unused for UNUSED_DAYS."""
+        parent = os.path.dirname(self._store)
+        for entry in os.listdir(parent):
+            folder = os.path.join(parent, entry)
+            if folder == self._store or not os.path.isdir(folder):
+                continue
+            try:
+                if not os.path.exists(os.path.join(folder, KEY)):
+                    # Made without a key (by an earlier version), or being made by another run.
+                    used, gone = os.stat(folder).st_mtime, time.time() - os.stat(folder).st_mtime > 3600
+                else:
+                    with open(os.path.join(folder, KEY), encoding="utf-8") as handle:
+                        key = json.load(handle)
+                    used = os.stat(os.path.join(folder, KEY)).st_mtime
+                    gone = not os.path.isdir(os.path.join(key["ansible"], "ansible")) or not all(
+                        os.path.isdir(os.path.join(root, "ansible_collections")) for root in key["collections"]
+                    )
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # being replaced by another run
+            if gone or time.time() - used > UNUSED_DAYS * 86400:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _save(self) -> int:
         roots = self._collection_roots()

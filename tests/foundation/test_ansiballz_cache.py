@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,15 @@ def test_a_run_reuses_what_the_last_packed_and_packs_again_what_changed(tmp_path
     # The cache is its owner's only.
     for folder in (tmp_path / "cache").iterdir():
         assert folder.stat().st_mode & 0o077 == 0, folder
+
+    # A run from a collection path that is then removed (a temporary install): the next run
+    # removes that path's folder of the cache, and keeps the others.
+    before = set((tmp_path / "cache").iterdir())
+    temporary = tmp_path / "temporary"
+    collection(temporary, "seven")
+    assert run(tmp_path, [temporary]) == ("seven", (0, 0, 1))
+    made = set((tmp_path / "cache").iterdir()) - before
+    assert len(made) == 1
+    shutil.rmtree(temporary)
+    assert run(tmp_path, roots) == ("six", (1, 0, 0))
+    assert set((tmp_path / "cache").iterdir()) == before
