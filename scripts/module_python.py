@@ -246,10 +246,10 @@ def share_botocore_models():
 
     botocore.session.create_loader = shared_loader
     session = botocore.session.Session()
+    # Keys of its own: a client made with them resolves no credentials and calls nothing.
+    keys = {"aws_access_key_id": "warm", "aws_secret_access_key": "warm"}
     for service in WARM_SERVICES:
         with contextlib.suppress(Exception):
-            # Keys of its own: a client made with them resolves no credentials and calls nothing.
-            keys = {"aws_access_key_id": "warm", "aws_secret_access_key": "warm"}
             session.create_client(service, region_name="us-east-1", **keys)
 
 

@@ -23,8 +23,8 @@ description:
     and Ansible builds it again.
   - It changes nothing else. The modules, their arguments and their results are Ansible's own.
     Without the callback, each run builds every module, as Ansible does by default.
-  - The zips are kept for ansible-core 2.19 and later; with another version the callback does
-    nothing.
+  - It reads the layout of the run's zips of ansible-core 2.19 and later (the collection's
+    C(requires_ansible)); a zip it cannot read is not kept.
 options:
   dir:
     description:
@@ -96,17 +96,15 @@ class CallbackModule(CallbackBase):
         super().__init__(display=display)
         self._store = ""
         self._run = ""
+        self._roots: list[str] = []  # the collection search path, as the run resolves it
         self._ansible_root = os.path.dirname(os.path.dirname(os.path.abspath(ansible.__file__)))
         self._restored: dict[str, str] = {}  # file name -> digest of what was put back
         self._stale = 0
 
     # ------------------------------------------------------------------------------ where
-    def _collection_roots(self) -> list[str]:
-        return [str(path) for path in AnsibleCollectionConfig.collection_paths]
-
-    def _source(self, member: str, roots: list[str]) -> list | None:
+    def _source(self, member: str) -> list | None:
         """The file Ansible packs as member (path, size, mtime in ns), or None where none exists."""
-        for root in roots if member.startswith("ansible_collections/") else [self._ansible_root]:
+        for root in self._roots if member.startswith("ansible_collections/") else [self._ansible_root]:
             path = os.path.join(root, member)
             try:
                 stat = os.stat(path)
@@ -119,23 +117,21 @@ class CallbackModule(CallbackBase):
         """Find the run's folder and this install's folder of the cache; False to do nothing."""
         if self._store:
             return True
-        if tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2]) < (2, 19):
-            return False
-        roots = self._collection_roots()
+        roots = [str(path) for path in AnsibleCollectionConfig.collection_paths]
         key = json.dumps([ANSIBLE_VERSION, sys.version_info[:2], self._ansible_root, roots]).encode()
         try:
             store = os.path.join(os.path.expanduser(self.get_option("dir")), _digest(key)[:16])
             os.makedirs(store, mode=0o700, exist_ok=True)
             run = os.path.join(C.DEFAULT_LOCAL_TMP, RUN_FOLDER)
             os.makedirs(run, exist_ok=True)
-            # Written on each use: its time says when the folder was last used.
-            # The paths that hold collections now (the search path may name a folder not made yet).
+            # Written on each use (its time says when the folder was last used), with the paths
+            # that hold collections now (the search path may name a folder not made yet).
             held = [root for root in roots if os.path.isdir(os.path.join(root, "ansible_collections"))]
             _write(os.path.join(store, KEY), json.dumps({"ansible": self._ansible_root, "collections": held}).encode())
         except OSError as error:
             self._display.vv(f"ansiballz_cache: off ({error})")
             return False
-        self._store, self._run = store, run
+        self._store, self._run, self._roots = store, run, roots
         return True
 
     # ------------------------------------------------------------------------------ when
@@ -154,25 +150,24 @@ class CallbackModule(CallbackBase):
 
     # ------------------------------------------------------------------------------ what
     def _restore(self) -> None:
-        roots = self._collection_roots()
         for entry in os.listdir(self._store):
             if not entry.endswith(NO_EXTENSIONS + MANIFEST):
                 continue
             name = entry[: -len(MANIFEST)]
-            if name in self._restored:
-                continue
             target = os.path.join(self._run, name)
+            if os.path.exists(target):
+                continue  # put back or built already (an earlier playbook of this run)
             try:
                 with open(os.path.join(self._store, entry), encoding="utf-8") as handle:
                     manifest = json.load(handle)
-                if any(self._source(member, roots) != source for member, source in manifest["files"].items()):
+                if any(self._source(member) != source for member, source in manifest["files"].items()):
                     self._stale += 1
                     continue
                 with open(os.path.join(self._store, name), "rb") as handle:
                     data = handle.read()
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # written by another version, or being replaced: Ansible builds it
-            if _digest(data) != manifest.get("sha256") or os.path.exists(target):
+            if _digest(data) != manifest.get("sha256"):
                 continue
             _write(target, data)
             self._restored[name] = manifest["sha256"]
@@ -184,24 +179,27 @@ class CallbackModule(CallbackBase):
             folder = os.path.join(parent, entry)
             if folder == self._store or not os.path.isdir(folder):
                 continue
-            try:
-                if not os.path.exists(os.path.join(folder, KEY)):
-                    # Made without a key (by an earlier version), or being made by another run.
-                    used, gone = os.stat(folder).st_mtime, time.time() - os.stat(folder).st_mtime > 3600
-                else:
-                    with open(os.path.join(folder, KEY), encoding="utf-8") as handle:
-                        key = json.load(handle)
-                    used = os.stat(os.path.join(folder, KEY)).st_mtime
-                    gone = not os.path.isdir(os.path.join(key["ansible"], "ansible")) or not all(
-                        os.path.isdir(os.path.join(root, "ansible_collections")) for root in key["collections"]
-                    )
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # being replaced by another run
-            if gone or time.time() - used > UNUSED_DAYS * 86400:
+            if self._unused(folder):
                 shutil.rmtree(folder, ignore_errors=True)
 
+    @staticmethod
+    def _unused(folder: str) -> bool:
+        """True when the folder's install or collection paths are gone, or it is UNUSED_DAYS old."""
+        key_path = os.path.join(folder, KEY)
+        try:
+            if not os.path.exists(key_path):
+                # Made without a key (by an earlier version), or being made by another run now.
+                return time.time() - os.stat(folder).st_mtime > 3600
+            with open(key_path, encoding="utf-8") as handle:
+                key = json.load(handle)
+            age = time.time() - os.stat(key_path).st_mtime
+            held = [os.path.join(key["ansible"], "ansible")]
+            held += [os.path.join(root, "ansible_collections") for root in key["collections"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # being replaced by another run
+        return age > UNUSED_DAYS * 86400 or not all(os.path.isdir(path) for path in held)
+
     def _save(self) -> int:
-        roots = self._collection_roots()
         saved = 0
         for name in os.listdir(self._run):
             path = os.path.join(self._run, name)
@@ -219,7 +217,7 @@ class CallbackModule(CallbackBase):
                     members = zipped.namelist()
             except (OSError, ValueError, AttributeError, pickle.UnpicklingError, zipfile.BadZipFile):
                 continue
-            files = {member: self._source(member, roots) for member in members}
+            files = {member: self._source(member) for member in members}
             _write(os.path.join(self._store, name), data)
             _write(
                 os.path.join(self._store, name + MANIFEST),

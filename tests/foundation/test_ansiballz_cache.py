@@ -8,11 +8,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from taskmanager_tests.playbook import REPO, VENV_BIN
+from taskmanager_tests.playbook import REPO, run_playbook
 
 SUMMARY = re.compile(r"ansiballz_cache: (\d+) modules reused, (\d+) built again \(files changed\), (\d+) kept")
 MODULE = """#!/usr/bin/python
@@ -64,27 +63,21 @@ def set_value(base: Path, value: str, mtime: float | None = None) -> Path:
 def run(tmp_path: Path, roots: list[Path]) -> tuple[str, tuple[int, int, int]]:
     """One run: what the module answered, and the callback's (reused, built again, kept)."""
     (tmp_path / "play.yml").write_text(PLAYBOOK)
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=":".join([*map(str, roots), str(REPO / ".build")]),
-        TASKMANAGER_ANSIBALLZ_CACHE=str(tmp_path / "cache"),
-        ANSIBLE_NOCOLOR="1",
-    )
-    done = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-vv", "-i", "localhost,", "play.yml"]
-        + ["-e", f"ansible_python_interpreter={sys.executable}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
+    done = run_playbook(
+        tmp_path / "play.yml",
+        "-vv",
+        inventories=("localhost,",),
+        extra_vars={"ansible_python_interpreter": sys.executable},
+        env={
+            "ANSIBLE_COLLECTIONS_PATH": ":".join([*map(str, roots), str(REPO / ".build")]),
+            "TASKMANAGER_ANSIBALLZ_CACHE": str(tmp_path / "cache"),
+        },
         timeout=300,
-        check=False,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.rc == 0, done.tail()
     value = re.search(r"msg: VALUE=(\w+)", done.stdout)
     summary = SUMMARY.search(done.stdout)
-    assert value and summary, done.stdout[-3000:]
+    assert value and summary, done.tail()
     return value[1], tuple(int(number) for number in summary.groups())
 
 
